@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+import formbody from '@fastify/formbody';
+import multipart from '@fastify/multipart';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { PoolManager } from '../pool/index.js';
+import { requireBearer } from './auth.js';
+import type { Config } from './config.js';
+import { InvalidRequestError } from './errors.js';
+import { toHttpError } from './http-errors.js';
+import type { ModuleRegistry } from './module-registry.js';
+import { functionRoutes } from './routes/functions.js';
+import { healthRoutes } from './routes/health.js';
+import { moduleRoutes } from './routes/modules.js';
+import { describeSchemaErrors, type SchemaError } from './validation-errors.js';
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly registry: ModuleRegistry;
+  readonly pools: PoolManager;
+  readonly adminToken: string;
+  readonly log: Logger;
+  readonly version: string;
+}
+
+/** Builds the HTTP API; never listens, so tests can `inject` or listen on port 0. */
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.log,
+    // Per-request log lines cost throughput on the hot path; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: deps.config.limits.maxBodyBytes,
+    genReqId: () => randomUUID(),
+    // Unknown fields are refused with a 400 naming them, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    schemaErrorFormatter: (errors, dataVar) => new Error(describeSchemaErrors(errors as SchemaError[], dataVar)),
+  }) as unknown as FastifyInstance;
+
+  // An empty JSON body is an empty event, as with form posts and bodiless calls.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(new InvalidRequestError(`the body is not valid JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+  app.removeContentTypeParser('text/plain');
+  void app.register(formbody);
+
+  app.setErrorHandler((err, request, reply) => {
+    const { status, body } = toHttpError(err);
+    if (status >= 500 && body.error.code === 'INTERNAL') request.log.error({ err }, 'unexpected error');
+    else request.log.debug({ code: body.error.code, status }, body.error.message);
+    void reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } });
+  });
+
+  void app.register(healthRoutes, { driver: deps.pools.driverName, version: deps.version });
+  void app.register(functionRoutes, { registry: deps.registry, pools: deps.pools, invokeToken: deps.config.auth.invokeToken });
+  void app.register(async (admin) => {
+    admin.addHook('onRequest', requireBearer(deps.adminToken, 'admin'));
+    await admin.register(multipart, { limits: { fileSize: deps.config.limits.maxUploadBytes, files: 1, fields: 10, parts: 12 } });
+    await admin.register(moduleRoutes, {
+      registry: deps.registry,
+      pools: deps.pools,
+      maxUploadBytes: deps.config.limits.maxUploadBytes,
+    });
+  });
+  return app;
+}

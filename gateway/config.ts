@@ -1,0 +1,130 @@
+import { resolve } from 'node:path';
+
+/**
+ * hearth's configuration: one typed, frozen object built once from `HEARTH_*`
+ * environment variables and defaults. This is the only module that reads the
+ * environment; every other part receives the slice it needs.
+ */
+export interface Config {
+  /** HEARTH_HOST: address the HTTP API listens on. Default 127.0.0.1 (loopback only). */
+  readonly host: string;
+  /** HEARTH_PORT: TCP port of the HTTP API. Default 8080; 0 picks a free port. */
+  readonly port: number;
+  /** HEARTH_DATA_DIR: SQLite database, admin token, instance sockets. Default ./data. */
+  readonly dataDir: string;
+  /** HEARTH_LOG_LEVEL: pino level (fatal|error|warn|info|debug|trace|silent). Default info. */
+  readonly logLevel: string;
+  readonly auth: {
+    /** HEARTH_ADMIN_TOKEN: bearer token for admin/deploy routes. Unset: generated into dataDir/admin-token. */
+    readonly adminToken: string | undefined;
+    /** HEARTH_INVOKE_TOKEN: when set, function calls need this bearer token too. Default unset (open). */
+    readonly invokeToken: string | undefined;
+  };
+  readonly limits: {
+    /** HEARTH_MAX_BODY_BYTES: largest invocation request body. Default 6 MiB (as AWS Lambda). */
+    readonly maxBodyBytes: number;
+    /** HEARTH_MAX_UPLOAD_BYTES: largest deploy upload. Default 50 MiB. */
+    readonly maxUploadBytes: number;
+  };
+  readonly docker: {
+    /** HEARTH_DOCKER_SOCKET: the engine's API socket. Default /var/run/docker.sock. */
+    readonly socketPath: string;
+  };
+  readonly builder: {
+    /** HEARTH_PYTHON_IMAGE: base image of function images. Default hearth/python:3.11 (built locally). */
+    readonly pythonImage: string;
+    /** HEARTH_BUILD_BASE_IMAGE: build the base image from Debian packages when missing. Default true. */
+    readonly buildBaseImage: boolean;
+  };
+  readonly pool: {
+    /** HEARTH_DEFAULT_TIMEOUT_MS: a call's time limit when the module sets none. Default 30000. */
+    readonly defaultTimeoutMs: number;
+    /** HEARTH_START_TIMEOUT_MS: how long an instance may take to answer its health check. Default 30000. */
+    readonly startTimeoutMs: number;
+    /** HEARTH_INSTANCE_USER: uid:gid functions run as inside containers. Default 1000:1000 (never root). */
+    readonly instanceUser: string;
+  };
+  /** HEARTH_SHUTDOWN_GRACE_MS: how long SIGTERM waits for in-flight calls. Default 10000. */
+  readonly shutdownGraceMs: number;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(`${name}: expected true or false, got ${JSON.stringify(raw)}`);
+}
+
+function text(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? fallback : raw;
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** Builds the configuration from an environment (tests pass a plain object). */
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const logLevel = text(env, 'HEARTH_LOG_LEVEL', 'info');
+  if (!LOG_LEVELS.has(logLevel)) {
+    throw new ConfigError(`HEARTH_LOG_LEVEL: expected one of ${[...LOG_LEVELS].join('|')}, got ${JSON.stringify(logLevel)}`);
+  }
+  const instanceUser = text(env, 'HEARTH_INSTANCE_USER', '1000:1000');
+  if (!/^[1-9][0-9]*(:[0-9]+)?$/.test(instanceUser)) {
+    throw new ConfigError(`HEARTH_INSTANCE_USER: expected a non-root uid[:gid], got ${JSON.stringify(instanceUser)}`);
+  }
+  const config: Config = {
+    host: text(env, 'HEARTH_HOST', '127.0.0.1'),
+    port: int(env, 'HEARTH_PORT', 8080, 0, 65535),
+    dataDir: resolve(cwd, text(env, 'HEARTH_DATA_DIR', './data')),
+    logLevel,
+    auth: {
+      adminToken: optional(env, 'HEARTH_ADMIN_TOKEN'),
+      invokeToken: optional(env, 'HEARTH_INVOKE_TOKEN'),
+    },
+    limits: {
+      maxBodyBytes: int(env, 'HEARTH_MAX_BODY_BYTES', 6 * 1024 * 1024, 1024, 1024 ** 3),
+      maxUploadBytes: int(env, 'HEARTH_MAX_UPLOAD_BYTES', 50 * 1024 * 1024, 1024, 4 * 1024 ** 3),
+    },
+    docker: { socketPath: text(env, 'HEARTH_DOCKER_SOCKET', '/var/run/docker.sock') },
+    builder: {
+      pythonImage: text(env, 'HEARTH_PYTHON_IMAGE', 'hearth/python:3.11'),
+      buildBaseImage: bool(env, 'HEARTH_BUILD_BASE_IMAGE', true),
+    },
+    pool: {
+      defaultTimeoutMs: int(env, 'HEARTH_DEFAULT_TIMEOUT_MS', 30_000, 1, 3_600_000),
+      startTimeoutMs: int(env, 'HEARTH_START_TIMEOUT_MS', 30_000, 100, 600_000),
+      instanceUser,
+    },
+    shutdownGraceMs: int(env, 'HEARTH_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (child !== null && typeof child === 'object') deepFreeze(child as object);
+  }
+  return Object.freeze(value);
+}

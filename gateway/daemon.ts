@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { Builder, ensureBaseImage } from '../builder/index.js';
+import { DockerDriver, PoolManager } from '../pool/index.js';
+import { loadPythonRuntime } from '../runtimes/index.js';
+import { openStore } from '../store/index.js';
+import { resolveAdminToken } from './admin-token.js';
+import { buildApp } from './app.js';
+import type { Config } from './config.js';
+import { ModuleRegistry } from './module-registry.js';
+
+export const HEARTH_VERSION = '0.1.0';
+
+export interface Daemon {
+  readonly app: FastifyInstance;
+  readonly registry: ModuleRegistry;
+  readonly pools: PoolManager;
+  readonly driver: DockerDriver;
+  readonly daemonId: string;
+  readonly adminToken: string;
+  readonly adminTokenFile: string | undefined;
+  /** Stops taking requests, waits for in-flight ones (up to the grace), removes every instance. */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: builds every part from the config and hands each its
+ * dependencies. Fails fast (EngineUnavailableError) when no engine answers.
+ */
+export async function createDaemon(config: Config, log: Logger): Promise<Daemon> {
+  await mkdir(config.dataDir, { recursive: true });
+  const daemonId = await loadDaemonId(config.dataDir);
+  const runtime = await loadPythonRuntime();
+  const driver = new DockerDriver({
+    socketPath: config.docker.socketPath,
+    daemonId,
+    runDir: join(config.dataDir, 'run'),
+    user: config.pool.instanceUser,
+    log: log.child({ part: 'docker' }),
+  });
+  const engine = await driver.ping();
+  log.info({ engine, daemonId }, 'Docker engine answers');
+  const orphans = await driver.removeOrphans();
+  if (orphans > 0) log.info({ orphans }, 'removed containers left by an earlier run');
+  const projectRoot = dirname(dirname(dirname(runtime.path)));
+  await ensureBaseImage(
+    driver,
+    {
+      image: config.builder.pythonImage,
+      build: config.builder.buildBaseImage,
+      script: join(projectRoot, 'scripts', 'build-base-image.sh'),
+    },
+    log.child({ part: 'builder' }),
+  );
+
+  const store = openStore(join(config.dataDir, 'hearth.db'));
+  const pools = new PoolManager(driver, log.child({ part: 'pool' }));
+  const builder = new Builder({ engine: driver, runtime, baseImage: config.builder.pythonImage, log: log.child({ part: 'builder' }) });
+  const registry = new ModuleRegistry({
+    store,
+    builder,
+    pools,
+    log: log.child({ part: 'registry' }),
+    defaultTimeoutMs: config.pool.defaultTimeoutMs,
+    startTimeoutMs: config.pool.startTimeoutMs,
+    stopGraceMs: Math.min(config.shutdownGraceMs, 5000),
+  });
+  try {
+    await registry.load();
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  const admin = await resolveAdminToken(config.auth.adminToken, config.dataDir);
+  const app = buildApp({ config, registry, pools, adminToken: admin.token, log, version: HEARTH_VERSION });
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      // In-flight requests finish within the grace; after it, their instances are removed anyway.
+      await Promise.race([app.close(), new Promise((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref())]);
+      await pools.close();
+      store.close();
+    })();
+    return closing;
+  };
+  return { app, registry, pools, driver, daemonId, adminToken: admin.token, adminTokenFile: admin.file, close };
+}
+
+/** A stable id per data dir: containers are labelled with it, so a restart finds what a crash left. */
+async function loadDaemonId(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'daemon-id');
+  try {
+    const id = (await readFile(file, 'utf8')).trim();
+    if (/^[a-f0-9]{16}$/.test(id)) return id;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const id = randomBytes(8).toString('hex');
+  await writeFile(file, `${id}\n`);
+  return id;
+}

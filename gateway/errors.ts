@@ -1,0 +1,35 @@
+/** Typed errors raised by the gateway itself; http-errors.ts maps their codes to statuses. */
+
+export class ModuleNotFoundError extends Error {
+  readonly code = 'MODULE_NOT_FOUND';
+  constructor(module: string) {
+    super(`no module named ${module} is deployed`);
+  }
+}
+
+export class UnknownFunctionError extends Error {
+  readonly code = 'FUNCTION_NOT_FOUND';
+  constructor(
+    module: string,
+    fn: string,
+    readonly details: { readonly functions: readonly string[] },
+  ) {
+    super(`module ${module} defines no function ${fn}`);
+  }
+}
+
+/** The handler raised: the caller's fault, reported with its traceback and logs. */
+export class HandlerError extends Error {
+  readonly code = 'HANDLER_ERROR';
+  constructor(readonly details: { readonly type: string; readonly traceback: string; readonly logs: string }, message: string) {
+    super(message);
+  }
+}
+
+export class UnauthorizedError extends Error {
+  readonly code = 'UNAUTHORIZED';
+}
+
+export class InvalidRequestError extends Error {
+  readonly code = 'INVALID_REQUEST';
+}

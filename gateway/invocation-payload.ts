@@ -1,0 +1,38 @@
+import type { FastifyRequest } from 'fastify';
+import type { ModuleRecord } from './module-registry.js';
+
+// Credentials of the caller are not the function's business.
+const HIDDEN_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+
+/**
+ * The body of `POST /invoke/<fn>` (DESIGN.md section 3): `{"event", "context"}`
+ * built from the HTTP request, serialized once.
+ */
+export function invocationPayload(record: ModuleRecord, fn: string, request: FastifyRequest, trigger: string): string {
+  const query = request.query as Record<string, unknown>;
+  const params = request.body === undefined || request.body === null ? {} : request.body;
+  if (record.config.paramsIn === 'context') {
+    // The original design's convention: parameters (query, then body fields) arrive as `context`.
+    const context = isPlainObject(params) ? { ...query, ...params } : { ...query, body: params };
+    return JSON.stringify({ event: { method: 'http' }, context });
+  }
+  const headers: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(request.headers)) if (!HIDDEN_HEADERS.has(name)) headers[name] = value;
+  return JSON.stringify({
+    event: params,
+    context: {
+      request_id: request.id,
+      module: record.name,
+      function: fn,
+      trigger,
+      memory_limit_in_mb: record.config.memoryMb,
+      time_limit_in_ms: record.config.timeoutMs,
+      headers,
+      query,
+    },
+  });
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

@@ -1,0 +1,161 @@
+import type { Logger } from 'pino';
+import {
+  deserializePackage,
+  readPackage,
+  serializePackage,
+  type Builder,
+  type PackageUpload,
+} from '../builder/index.js';
+import type { PoolManager } from '../pool/index.js';
+import type { ModuleRow, Store } from '../store/index.js';
+import { ModuleNotFoundError } from './errors.js';
+import { instanceSpec, poolSettings, resolveModuleConfig, type ModuleConfig } from './module-config.js';
+
+export interface DeployInput {
+  readonly upload: PackageUpload;
+  readonly requirements?: string;
+  /** Replaces the module's config when given; a redeploy without it keeps the previous one. */
+  readonly config?: Partial<ModuleConfig>;
+}
+
+export interface RegistryDeps {
+  readonly store: Store;
+  readonly builder: Builder;
+  readonly pools: PoolManager;
+  readonly log: Logger;
+  readonly defaultTimeoutMs: number;
+  readonly startTimeoutMs: number;
+  readonly stopGraceMs: number;
+}
+
+/** A deployed module as the API shows it. */
+export interface ModuleRecord {
+  readonly name: string;
+  readonly version: string;
+  readonly image: string;
+  readonly config: ModuleConfig;
+  readonly functions: readonly string[];
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+interface Entry {
+  readonly record: ModuleRecord;
+  /** For the hot path: is `fn` defined, without scanning an array. */
+  readonly functions: ReadonlySet<string>;
+}
+
+/**
+ * The deployed modules: in memory for the request path, backed by SQLite,
+ * each with its pool configured. Deploys and removals of one module are
+ * serialized; different modules deploy in parallel.
+ */
+export class ModuleRegistry {
+  private readonly entries = new Map<string, Entry>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly deps: RegistryDeps) {}
+
+  /** Loads every stored module (rebuilding images that disappeared) and configures its pool. */
+  async load(): Promise<void> {
+    for (const row of this.deps.store.modules.list()) {
+      if (!(await this.deps.builder.hasImage(row.image))) {
+        this.deps.log.warn({ module: row.name, image: row.image }, 'image missing: rebuilding from the stored package');
+        try {
+          await this.deps.builder.build(this.deps.builder.plan(deserializePackage(row.package)));
+        } catch (err) {
+          this.deps.log.error({ module: row.name, err }, 'rebuild failed; calls to this module will fail until it is redeployed');
+        }
+      }
+      this.activate(toRecord(row));
+    }
+  }
+
+  get(name: string): ModuleRecord | undefined {
+    return this.entries.get(name)?.record;
+  }
+
+  /** The module's record if it defines `fn`; undefined when the module is unknown. */
+  lookup(name: string): Entry | undefined {
+    return this.entries.get(name);
+  }
+
+  list(): ModuleRecord[] {
+    return [...this.entries.values()].map((entry) => entry.record).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  deploy(name: string, input: DeployInput): Promise<{ record: ModuleRecord; built: boolean; created: boolean }> {
+    return this.serialized(name, async () => {
+      const pkg = await readPackage(name, input.upload, input.requirements);
+      const previous = this.entries.get(name)?.record;
+      const config = resolveModuleConfig(input.config ?? previous?.config, this.deps.defaultTimeoutMs);
+      const plan = this.deps.builder.plan(pkg);
+      const known = this.deps.store.builds.get(plan.tag);
+      let functions: readonly string[];
+      let built = false;
+      if (known !== undefined && (await this.deps.builder.hasImage(plan.tag))) {
+        functions = known.functions;
+      } else {
+        functions = (await this.deps.builder.build(plan)).functions;
+        built = true;
+        this.deps.store.builds.put({ tag: plan.tag, module: name, functions, createdAt: new Date().toISOString() });
+      }
+      const now = new Date().toISOString();
+      const row: ModuleRow = {
+        name,
+        version: plan.version,
+        image: plan.tag,
+        config: { ...config },
+        functions,
+        package: serializePackage(pkg),
+        createdAt: previous?.createdAt ?? now,
+        updatedAt: now,
+      };
+      this.deps.store.modules.save(row);
+      const record = toRecord(row);
+      this.activate(record);
+      this.deps.log.info({ module: name, version: plan.version, built }, 'module deployed');
+      return { record, built, created: previous === undefined };
+    });
+  }
+
+  remove(name: string): Promise<void> {
+    return this.serialized(name, async () => {
+      if (!this.entries.has(name)) throw new ModuleNotFoundError(name);
+      this.entries.delete(name);
+      this.deps.store.modules.delete(name);
+      await this.deps.pools.remove(name);
+      this.deps.log.info({ module: name }, 'module removed');
+    });
+  }
+
+  private activate(record: ModuleRecord): void {
+    this.entries.set(record.name, { record, functions: new Set(record.functions) });
+    this.deps.pools.configure(
+      instanceSpec(record.name, record.version, record.image, record.config),
+      poolSettings(record.config, this.deps.startTimeoutMs, this.deps.stopGraceMs),
+    );
+  }
+
+  private serialized<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(name) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    this.locks.set(name, next);
+    void next.catch(() => undefined).finally(() => {
+      if (this.locks.get(name) === next) this.locks.delete(name);
+    });
+    return next;
+  }
+}
+
+function toRecord(row: ModuleRow): ModuleRecord {
+  return {
+    name: row.name,
+    version: row.version,
+    image: row.image,
+    config: row.config as unknown as ModuleConfig,
+    functions: row.functions,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}

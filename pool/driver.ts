@@ -1,0 +1,44 @@
+/**
+ * How the pool starts and stops instances. Owned here, by its consumer; the
+ * Docker driver (drivers/docker.ts) implements it, a fake does in unit tests.
+ */
+export interface InstanceSpec {
+  readonly module: string;
+  /** Content hash of the module's code: instances of another version are not reused. */
+  readonly version: string;
+  readonly image: string;
+  readonly memoryMb: number;
+  readonly cpus: number;
+  readonly pids: number;
+  readonly network: boolean;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/** Why an instance stopped. */
+export interface ExitInfo {
+  readonly exitCode: number | null;
+  readonly oomKilled: boolean;
+  /** The last lines the instance printed (an import error, a crash message). */
+  readonly logs: string;
+}
+
+export interface InstanceHandle {
+  /** Driver-specific id (the container id). */
+  readonly id: string;
+  /** The runtime's Unix socket (DESIGN.md section 3). */
+  readonly socketPath: string;
+  /** Resolves once the instance has stopped, for whatever reason. */
+  readonly exited: Promise<ExitInfo>;
+}
+
+export interface Driver {
+  readonly name: string;
+  /** Creates and starts an instance; it is not healthy yet. */
+  start(spec: InstanceSpec): Promise<InstanceHandle>;
+  /** Asks the instance to stop (SIGTERM), kills it after `graceMs`, and removes it. */
+  stop(handle: InstanceHandle, graceMs: number): Promise<void>;
+  /** Kills and removes the instance at once. */
+  kill(handle: InstanceHandle): Promise<void>;
+  /** Removes every instance an earlier run of this daemon left behind; returns how many. */
+  removeOrphans(): Promise<number>;
+}

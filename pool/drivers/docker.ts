@@ -1,0 +1,229 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import Docker from 'dockerode';
+import type { Logger } from 'pino';
+import type { Driver, ExitInfo, InstanceHandle, InstanceSpec } from '../driver.js';
+import { EngineUnavailableError } from '../errors.js';
+
+export interface DockerDriverOptions {
+  /** The engine's API socket. */
+  readonly socketPath: string;
+  /** Labels every container, so this daemon finds (and cleans up) only its own. */
+  readonly daemonId: string;
+  /** Host folder holding one sub-folder per instance, bind-mounted at /run/hearth. */
+  readonly runDir: string;
+  /** uid:gid the function runs as; never root. */
+  readonly user: string;
+  readonly log: Logger;
+}
+
+const SOCKET_NAME = 'fn.sock';
+// sun_path holds 108 bytes including the terminating NUL.
+const MAX_SOCKET_PATH = 107;
+const LOG_TAIL_LINES = 50;
+
+/**
+ * The Docker driver: one container per instance, created with DESIGN.md
+ * section 7's defaults. It also builds and imports images for the builder
+ * (structurally its ImageEngine). The only file that imports dockerode.
+ */
+export class DockerDriver implements Driver {
+  readonly name = 'docker';
+  private readonly docker: Docker;
+
+  constructor(private readonly options: DockerDriverOptions) {
+    this.docker = new Docker({ socketPath: options.socketPath });
+    const longest = join(options.runDir, 'x'.repeat(12), SOCKET_NAME);
+    if (Buffer.byteLength(longest) > MAX_SOCKET_PATH) {
+      throw new Error(`instance socket paths under ${options.runDir} exceed ${MAX_SOCKET_PATH} bytes: choose a shorter HEARTH_DATA_DIR`);
+    }
+  }
+
+  /** Resolves with the engine's version when it answers; EngineUnavailableError otherwise. */
+  async ping(): Promise<string> {
+    try {
+      const version = await this.docker.version();
+      return `${version.Version} (API ${version.ApiVersion})`;
+    } catch (err) {
+      throw engineError(err, this.options.socketPath);
+    }
+  }
+
+  async start(spec: InstanceSpec): Promise<InstanceHandle> {
+    const id = randomBytes(6).toString('hex');
+    const dir = join(this.options.runDir, id);
+    await mkdir(dir, { recursive: true });
+    // The function runs as a non-root user that must create its socket here.
+    await chmod(dir, 0o777);
+    let container: Docker.Container;
+    try {
+      container = await this.docker.createContainer({
+        name: `hearth-${spec.module}-${id}`,
+        Image: spec.image,
+        User: this.options.user,
+        Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
+        Labels: {
+          'hearth.daemon': this.options.daemonId,
+          'hearth.module': spec.module,
+          'hearth.version': spec.version,
+          'hearth.instance': id,
+        },
+        StopSignal: 'SIGTERM',
+        HostConfig: {
+          Binds: [`${dir}:/run/hearth`],
+          NetworkMode: spec.network ? 'bridge' : 'none',
+          ReadonlyRootfs: true,
+          Tmpfs: { '/tmp': 'rw,nosuid,nodev,size=64m' },
+          CapDrop: ['ALL'],
+          SecurityOpt: ['no-new-privileges'],
+          Memory: spec.memoryMb * 1024 * 1024,
+          MemorySwap: spec.memoryMb * 1024 * 1024,
+          NanoCpus: Math.round(spec.cpus * 1e9),
+          PidsLimit: spec.pids,
+        },
+      });
+      await container.start();
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw engineError(err, this.options.socketPath);
+    }
+    return { id: container.id, socketPath: join(dir, SOCKET_NAME), exited: this.watchExit(container, dir) };
+  }
+
+  async stop(handle: InstanceHandle, graceMs: number): Promise<void> {
+    await this.docker
+      .getContainer(handle.id)
+      .stop({ t: Math.ceil(graceMs / 1000) })
+      .catch(ignoreGone);
+    await handle.exited;
+  }
+
+  async kill(handle: InstanceHandle): Promise<void> {
+    await this.docker.getContainer(handle.id).kill().catch(ignoreGone);
+    await handle.exited;
+  }
+
+  async removeOrphans(): Promise<number> {
+    const containers = await this.listContainers({ 'hearth.daemon': this.options.daemonId });
+    await Promise.all(containers.map((c) => this.docker.getContainer(c.Id).remove({ force: true }).catch(ignoreGone)));
+    await rm(this.options.runDir, { recursive: true, force: true });
+    await mkdir(this.options.runDir, { recursive: true });
+    return containers.length;
+  }
+
+  /** Containers carrying all the given labels (tests count instances with this). */
+  async listContainers(labels: Readonly<Record<string, string>>): Promise<Docker.ContainerInfo[]> {
+    try {
+      return await this.docker.listContainers({
+        all: true,
+        filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) },
+      });
+    } catch (err) {
+      throw engineError(err, this.options.socketPath);
+    }
+  }
+
+  // ---- ImageEngine (see builder/image-engine.ts) ----
+
+  async imageExists(ref: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(ref).inspect();
+      return true;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return false;
+      throw engineError(err, this.options.socketPath);
+    }
+  }
+
+  async buildImage(
+    context: Buffer,
+    options: { tag: string; labels: Readonly<Record<string, string>>; network: boolean; noCache: boolean },
+  ): Promise<{ log: string; error?: string }> {
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await this.docker.buildImage(Readable.from([context]), {
+        t: options.tag,
+        labels: options.labels,
+        networkmode: options.network ? 'bridge' : 'none',
+        nocache: options.noCache,
+        rm: true,
+        forcerm: true,
+        pull: false,
+      } as Docker.ImageBuildOptions);
+    } catch (err) {
+      throw engineError(err, this.options.socketPath);
+    }
+    const events = await this.follow(stream);
+    const log = events.map((e) => e.stream ?? '').join('');
+    const failed = events.find((e) => e.error !== undefined);
+    return failed?.error !== undefined ? { log, error: failed.error } : { log };
+  }
+
+  async importImage(tarPath: string, ref: string, changes: readonly string[]): Promise<void> {
+    const [repo, tag] = splitRef(ref);
+    const stream = await this.docker.importImage(createReadStream(tarPath) as unknown as string, { repo, tag, changes });
+    const events = await this.follow(stream);
+    const failed = events.find((e) => e.error !== undefined);
+    if (failed?.error !== undefined) throw new Error(`docker import failed: ${failed.error}`);
+  }
+
+  private follow(stream: NodeJS.ReadableStream): Promise<{ stream?: string; error?: string }[]> {
+    return new Promise((resolve, reject) => {
+      this.docker.modem.followProgress(stream, (err: Error | null, events: { stream?: string; error?: string }[]) =>
+        err ? reject(err) : resolve(events),
+      );
+    });
+  }
+
+  /** Resolves once the container stops; collects exit code, OOM flag and last logs, then removes it. */
+  private async watchExit(container: Docker.Container, dir: string): Promise<ExitInfo> {
+    let exit: ExitInfo = { exitCode: null, oomKilled: false, logs: '' };
+    try {
+      const waited = (await container.wait()) as { StatusCode?: number };
+      const info = await container.inspect();
+      const raw = (await container.logs({ stdout: true, stderr: true, tail: LOG_TAIL_LINES, follow: false })) as unknown as Buffer;
+      exit = { exitCode: waited.StatusCode ?? info.State.ExitCode, oomKilled: info.State.OOMKilled, logs: demux(raw) };
+    } catch (err) {
+      this.options.log.debug({ err, container: container.id.slice(0, 12) }, 'could not read exit details');
+    }
+    await container.remove({ force: true }).catch(ignoreGone);
+    await rm(dir, { recursive: true, force: true });
+    return exit;
+  }
+}
+
+/** Docker frames non-TTY logs: 8-byte header (stream, 0, 0, 0, uint32 size) per chunk. */
+export function demux(raw: Buffer): string {
+  const parts: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= raw.length) {
+    const size = raw.readUInt32BE(offset + 4);
+    parts.push(raw.subarray(offset + 8, offset + 8 + size));
+    offset += 8 + size;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+function splitRef(ref: string): [string, string] {
+  const colon = ref.lastIndexOf(':');
+  return colon > ref.lastIndexOf('/') ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, 'latest'];
+}
+
+function ignoreGone(err: { statusCode?: number }): void {
+  // 404: already removed; 304: already stopped; 409: removal already in progress.
+  if (err.statusCode === 404 || err.statusCode === 304 || err.statusCode === 409) return;
+  throw err;
+}
+
+function engineError(err: unknown, socketPath: string): Error {
+  const code = (err as { code?: string }).code;
+  if (code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'EACCES' || code === 'ECONNRESET') {
+    return new EngineUnavailableError(
+      `no Docker engine answers at ${socketPath} (${code}): run scripts/ensure-docker.sh or set HEARTH_DOCKER_SOCKET`,
+    );
+  }
+  return err as Error;
+}

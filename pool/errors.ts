@@ -1,0 +1,62 @@
+import type { ExitInfo } from './driver.js';
+
+/** The call ran longer than the module's timeoutMs; its instance was killed. */
+export class InvocationTimeoutError extends Error {
+  readonly code = 'INVOCATION_TIMEOUT';
+  constructor(readonly timeoutMs: number) {
+    super(`the call did not finish within ${timeoutMs} ms; its instance was killed and will be replaced`);
+  }
+}
+
+/** The instance died (exit, kill, OOM) while serving the call. */
+export class InstanceCrashedError extends Error {
+  readonly code = 'INSTANCE_CRASHED';
+  constructor(
+    message: string,
+    readonly details: { readonly exitCode: number | null; readonly oomKilled: boolean; readonly logs: string },
+  ) {
+    super(message);
+  }
+
+  static fromExit(exit: ExitInfo): InstanceCrashedError {
+    const how = exit.oomKilled
+      ? `was killed for exceeding its memory limit (OOM, exit code ${exit.exitCode ?? 'unknown'})`
+      : `exited with code ${exit.exitCode ?? 'unknown'}`;
+    return new InstanceCrashedError(`the instance ${how} during the call`, exit);
+  }
+}
+
+/** An instance failed to start or to answer its health check; it is never reused. */
+export class InstanceStartError extends Error {
+  readonly code = 'INSTANCE_START_FAILED';
+  constructor(
+    message: string,
+    readonly details: { readonly logs: string },
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** No container engine answers. */
+export class EngineUnavailableError extends Error {
+  readonly code = 'ENGINE_UNAVAILABLE';
+}
+
+/** The module defines no such function (the runtime said so). */
+export class FunctionNotFoundError extends Error {
+  readonly code = 'FUNCTION_NOT_FOUND';
+}
+
+/** The pool is closing: no new calls. */
+export class PoolClosedError extends Error {
+  readonly code = 'SHUTTING_DOWN';
+  constructor(module: string) {
+    super(`the pool of ${module} is shutting down`);
+  }
+}
+
+/** The runtime answered something that is not the container protocol. */
+export class ProtocolError extends Error {
+  readonly code = 'INSTANCE_PROTOCOL_ERROR';
+}

@@ -1,0 +1,15 @@
+export { PoolManager } from './pool-manager.js';
+export type { InvokeOutcome, PoolSettings, PoolSnapshot } from './module-pool.js';
+export type { RuntimeReply } from './instance.js';
+export type { Driver, InstanceSpec, InstanceHandle, ExitInfo } from './driver.js';
+export { DockerDriver } from './drivers/docker.js';
+export type { DockerDriverOptions } from './drivers/docker.js';
+export {
+  InvocationTimeoutError,
+  InstanceCrashedError,
+  InstanceStartError,
+  EngineUnavailableError,
+  FunctionNotFoundError,
+  PoolClosedError,
+  ProtocolError,
+} from './errors.js';

@@ -1,0 +1,338 @@
+"""hearth's in-container runtime (standard library only).
+
+Three modes, all run by the image hearth builds for a module:
+
+  compile --code DIR                  byte-compile every .py (build time, as root)
+  check   --code DIR --module NAME    import the module once, print its functions
+  serve   --code DIR --module NAME --socket PATH
+                                      import the module, then serve the container
+                                      protocol (DESIGN.md section 3) on a Unix socket
+
+Build-time results are printed as one line `HEARTH_RESULT {json}` or
+`HEARTH_ERROR {json}` so the builder can turn a syntax or import error into a
+400 naming the file and line. In serve mode an import error is printed the same
+way to stderr and the process exits 1, which fails the container's start.
+"""
+
+import argparse
+import inspect
+import io
+import json
+import os
+import py_compile
+import re
+import signal
+import socketserver
+import sys
+import threading
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler
+
+RUNTIME_VERSION = "1"
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DEPS_DIR = "/opt/hearth/deps"
+# Per-call captured output is bounded so one chatty call cannot exhaust memory.
+MAX_LOG_CHARS = int(os.environ.get("HEARTH_MAX_LOG_CHARS", "262144"))
+TRUNCATED_MARKER = "\n[hearth: logs truncated]\n"
+
+
+def emit(kind, payload, stream=sys.stdout):
+    stream.write("%s %s\n" % (kind, json.dumps(payload)))
+    stream.flush()
+
+
+def relative(path, code_dir):
+    try:
+        rel = os.path.relpath(path, code_dir)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def describe_error(exc, code_dir):
+    """file/line of the user's code that failed, plus the message and traceback."""
+    file, line = None, None
+    if isinstance(exc, SyntaxError) and exc.filename:
+        file, line = relative(exc.filename, code_dir), exc.lineno
+        message = "%s: %s" % (type(exc).__name__, exc.msg)
+    else:
+        # The innermost frame inside the module's own code is what the user can fix.
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if os.path.abspath(frame.filename).startswith(os.path.abspath(code_dir) + os.sep):
+                file, line = relative(frame.filename, code_dir), frame.lineno
+        message = "%s: %s" % (type(exc).__name__, exc)
+    return {
+        "type": type(exc).__name__,
+        "file": file,
+        "line": line,
+        "message": message,
+        "traceback": user_traceback(exc, code_dir),
+    }
+
+
+def user_traceback(exc, code_dir):
+    """The traceback without hearth's and importlib's frames: only what the user wrote."""
+    root = os.path.abspath(code_dir) + os.sep
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.abspath(f.filename).startswith(root)]
+    head = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames)) if frames else ""
+    return head + "".join(traceback.format_exception_only(type(exc), exc))
+
+
+def compile_tree(code_dir):
+    for root, _dirs, files in os.walk(code_dir):
+        for name in sorted(files):
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(root, name)
+            try:
+                py_compile.compile(path, doraise=True)
+            except py_compile.PyCompileError as err:
+                emit("HEARTH_ERROR", describe_error(err.exc_value, code_dir))
+                return 1
+    return 0
+
+
+def import_module(name, code_dir):
+    if not NAME_RE.match(name):
+        raise ValueError("invalid module name %r" % name)
+    # A module named like the standard library would silently import the stdlib one.
+    if name in sys.stdlib_module_names or name in sys.builtin_module_names:
+        raise ImportError("module name %r shadows a Python standard library module; pick another name" % name)
+    sys.path.insert(0, code_dir)
+    if os.path.isdir(DEPS_DIR):
+        sys.path.insert(1, DEPS_DIR)
+    import importlib
+
+    return importlib.import_module(name)
+
+
+def list_functions(module):
+    """Public plain functions defined by the module (or its own submodules)."""
+    prefix = module.__name__
+    names = []
+    for name, obj in vars(module).items():
+        if name.startswith("_") or not NAME_RE.match(name) or not inspect.isfunction(obj):
+            continue
+        owner = getattr(obj, "__module__", "") or ""
+        if owner == prefix or owner.startswith(prefix + "."):
+            names.append(name)
+    return sorted(names)
+
+
+class CallOutput:
+    """Routes writes to sys.stdout/sys.stderr into the current call's buffer.
+
+    Calls run on threads of a threading server, so the buffer is thread-local;
+    output from threads that are not serving a call goes to the real stream.
+    """
+
+    def __init__(self):
+        self.local = threading.local()
+
+    def begin(self):
+        self.local.buf = io.StringIO()
+        self.local.size = 0
+
+    def end(self):
+        buf = getattr(self.local, "buf", None)
+        self.local.buf = None
+        return buf.getvalue() if buf is not None else ""
+
+    def stream(self, fallback):
+        return _CapturingStream(self, fallback)
+
+
+class _CapturingStream(io.TextIOBase):
+    def __init__(self, output, fallback):
+        self.output = output
+        self.fallback = fallback
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        local = self.output.local
+        buf = getattr(local, "buf", None)
+        if buf is None:
+            return self.fallback.write(text)
+        if local.size < MAX_LOG_CHARS:
+            room = MAX_LOG_CHARS - local.size
+            buf.write(text if len(text) <= room else text[:room] + TRUNCATED_MARKER)
+            local.size += min(len(text), room + 1)
+        return len(text)
+
+    def flush(self):
+        self.fallback.flush()
+
+
+def to_json(payload):
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+class Invoker:
+    def __init__(self, module, output):
+        self.module = module
+        self.output = output
+        self.functions = frozenset(list_functions(module))
+
+    def invoke(self, name, request):
+        if not NAME_RE.match(name) or name not in self.functions:
+            return 404, {
+                "ok": False,
+                "error": {"type": "FunctionNotFound", "message": "module %s has no function %r" % (self.module.__name__, name), "traceback": ""},
+                "logs": "",
+            }
+        # getattr after the name check: the name is never evaluated.
+        handler = getattr(self.module, name)
+        event = request.get("event", {})
+        context = request.get("context", {})
+        self.output.begin()
+        started = time.perf_counter()
+        try:
+            result = handler(event, context)
+            if inspect.iscoroutine(result):
+                import asyncio
+
+                result = asyncio.run(result)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - whatever the handler raised is its result
+            logs = self.output.end()
+            return 200, {
+                "ok": False,
+                "error": {"type": type(exc).__name__, "message": str(exc), "traceback": self.traceback(exc)},
+                "logs": logs,
+                "durationMs": round((time.perf_counter() - started) * 1000, 3),
+            }
+        duration = round((time.perf_counter() - started) * 1000, 3)
+        logs = self.output.end()
+        return 200, {"ok": True, "result": result, "logs": logs, "durationMs": duration}
+
+    @staticmethod
+    def traceback(exc):
+        # Drop the runtime's own frame: the user's handler is where the trace starts.
+        tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+        return "".join(traceback.format_exception(type(exc), exc, tb))
+
+    def encode(self, status, reply):
+        try:
+            return status, to_json(reply)
+        except (TypeError, ValueError) as exc:
+            # A return value json cannot encode is the handler's fault, not a crash.
+            return 200, to_json({
+                "ok": False,
+                "error": {
+                    "type": "ResultNotSerializable",
+                    "message": "the handler's return value is not JSON-serializable: %s" % exc,
+                    "traceback": "",
+                },
+                "logs": reply.get("logs", ""),
+                "durationMs": reply.get("durationMs", 0),
+            })
+
+
+REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    invoker = None  # set on the class by serve()
+    health = b""
+
+    def log_message(self, *_args):
+        pass
+
+    def send_body(self, status, body):
+        # Headers and body in one write: two writes cost a Nagle/delayed-ACK stall on TCP.
+        head = "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (
+            status, REASONS.get(status, "OK"), len(body))
+        self.wfile.write(head.encode("latin-1") + body)
+
+    def do_GET(self):
+        if self.path == "/healthz":
+            self.send_body(200, self.health)
+        else:
+            self.send_body(404, b'{"ok":false,"error":{"type":"NotFound","message":"no such path"}}')
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not self.path.startswith("/invoke/"):
+            self.send_body(404, b'{"ok":false,"error":{"type":"NotFound","message":"no such path"}}')
+            return
+        try:
+            request = json.loads(raw) if raw else {}
+            if not isinstance(request, dict):
+                raise ValueError("the request body must be a JSON object")
+        except ValueError as exc:
+            self.send_body(400, to_json({"ok": False, "error": {"type": "BadRequest", "message": str(exc)}}))
+            return
+        status, reply = self.invoker.invoke(self.path[len("/invoke/"):], request)
+        self.send_body(*self.invoker.encode(status, reply))
+
+
+class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+
+def serve(args):
+    output = CallOutput()
+    real_stdout, real_stderr = sys.stdout, sys.stderr
+    try:
+        module = import_module(args.module, args.code)
+    except BaseException as exc:  # noqa: BLE001 - any import failure ends the start
+        emit("HEARTH_ERROR", describe_error(exc, args.code), real_stderr)
+        return 1
+    sys.stdout, sys.stderr = output.stream(real_stdout), output.stream(real_stderr)
+    invoker = Invoker(module, output)
+    Handler.invoker = invoker
+    Handler.health = to_json({"ok": True, "module": args.module, "functions": sorted(invoker.functions),
+                              "runtime": RUNTIME_VERSION, "pid": os.getpid()})
+    if os.path.exists(args.socket):
+        os.unlink(args.socket)
+    server = Server(args.socket, Handler)
+    # The gateway may run as another user than the function; it must reach the socket.
+    os.chmod(args.socket, 0o666)
+
+    def stop(_signum, _frame):
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    finally:
+        server.server_close()
+        try:
+            os.unlink(args.socket)
+        except OSError:
+            pass
+    return 0
+
+
+def check(args):
+    try:
+        module = import_module(args.module, args.code)
+    except BaseException as exc:  # noqa: BLE001
+        emit("HEARTH_ERROR", describe_error(exc, args.code))
+        return 1
+    emit("HEARTH_RESULT", {"functions": list_functions(module), "runtime": RUNTIME_VERSION})
+    return 0
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(prog="hearth_runtime")
+    parser.add_argument("mode", choices=["compile", "check", "serve"])
+    parser.add_argument("--code", required=True)
+    parser.add_argument("--module")
+    parser.add_argument("--socket", default="/run/hearth/fn.sock")
+    args = parser.parse_args(argv)
+    if args.mode == "compile":
+        return compile_tree(args.code)
+    if not args.module:
+        parser.error("--module is required for %s" % args.mode)
+    return check(args) if args.mode == "check" else serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

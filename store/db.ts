@@ -1,0 +1,51 @@
+import Database from 'better-sqlite3';
+
+export type Db = Database.Database;
+
+/**
+ * Schema migrations, applied in order; `PRAGMA user_version` records how many
+ * ran. Append only: never edit a migration that has shipped.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE modules (
+     name       TEXT PRIMARY KEY,
+     version    TEXT NOT NULL,
+     image      TEXT NOT NULL,
+     config     TEXT NOT NULL,
+     functions  TEXT NOT NULL,
+     package    BLOB NOT NULL,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   ) STRICT;
+   CREATE TABLE builds (
+     tag        TEXT PRIMARY KEY,
+     module     TEXT NOT NULL,
+     functions  TEXT NOT NULL,
+     created_at TEXT NOT NULL
+   ) STRICT;`,
+];
+
+/** Opens (creating if needed) the database file in WAL mode and migrates it. */
+export function openDatabase(file: string): Db {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  // With WAL, NORMAL loses no committed transaction on a process crash (only on power loss).
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`database schema version ${current} is newer than this hearth (${MIGRATIONS.length}): upgrade hearth`);
+  }
+  for (let version = current; version < MIGRATIONS.length; version += 1) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version] as string);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,55 @@
+import t from 'tap';
+import { loadConfig } from '../../../gateway/config.js';
+
+t.test('defaults', async (t) => {
+  const config = loadConfig({}, '/srv/app');
+  t.equal(config.host, '127.0.0.1');
+  t.equal(config.port, 8080);
+  t.equal(config.dataDir, '/srv/app/data');
+  t.equal(config.auth.adminToken, undefined);
+  t.equal(config.auth.invokeToken, undefined);
+  t.equal(config.limits.maxBodyBytes, 6 * 1024 * 1024);
+  t.equal(config.builder.pythonImage, 'hearth/python:3.11');
+  t.equal(config.builder.buildBaseImage, true);
+  t.equal(config.pool.defaultTimeoutMs, 30_000);
+  t.equal(config.pool.instanceUser, '1000:1000');
+  t.ok(Object.isFrozen(config) && Object.isFrozen(config.pool), 'frozen, deeply');
+});
+
+t.test('reads HEARTH_* variables', async (t) => {
+  const config = loadConfig(
+    {
+      HEARTH_HOST: '0.0.0.0',
+      HEARTH_PORT: '0',
+      HEARTH_DATA_DIR: '/var/lib/hearth',
+      HEARTH_ADMIN_TOKEN: 'a',
+      HEARTH_INVOKE_TOKEN: 'b',
+      HEARTH_MAX_BODY_BYTES: '2048',
+      HEARTH_BUILD_BASE_IMAGE: 'false',
+      HEARTH_DEFAULT_TIMEOUT_MS: '1500',
+    },
+    '/x',
+  );
+  t.equal(config.host, '0.0.0.0');
+  t.equal(config.port, 0);
+  t.equal(config.dataDir, '/var/lib/hearth');
+  t.equal(config.auth.adminToken, 'a');
+  t.equal(config.auth.invokeToken, 'b');
+  t.equal(config.limits.maxBodyBytes, 2048);
+  t.equal(config.builder.buildBaseImage, false);
+  t.equal(config.pool.defaultTimeoutMs, 1500);
+});
+
+t.test('bad values name the variable, what was expected and what was given', async (t) => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ HEARTH_PORT: 'eighty' }, /HEARTH_PORT: expected an integer from 0 to 65535, got "eighty"/],
+    [{ HEARTH_PORT: '70000' }, /HEARTH_PORT/],
+    [{ HEARTH_BUILD_BASE_IMAGE: 'maybe' }, /HEARTH_BUILD_BASE_IMAGE: expected true or false/],
+    [{ HEARTH_LOG_LEVEL: 'loud' }, /HEARTH_LOG_LEVEL: expected one of/],
+    [{ HEARTH_INSTANCE_USER: '0:0' }, /non-root/],
+    [{ HEARTH_DEFAULT_TIMEOUT_MS: '0' }, /HEARTH_DEFAULT_TIMEOUT_MS/],
+  ];
+  for (const [env, message] of cases) {
+    t.throws(() => loadConfig(env), { code: 'CONFIG_INVALID', message }, JSON.stringify(env));
+  }
+});
