@@ -5,7 +5,15 @@ import { createLogger } from './logger.js';
 
 /** `npm start`: load the config, compose the daemon, listen, and close gracefully on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
-  const config = loadConfig();
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    // No logger yet: its level is part of the config that failed.
+    process.stderr.write(`hearth: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+    return;
+  }
   const log = createLogger(config.logLevel);
   let daemon;
   try {

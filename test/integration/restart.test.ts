@@ -1,0 +1,59 @@
+import t from 'tap';
+import { requireDocker } from '../helpers/docker.js';
+import { makeDataDir, startDaemon } from '../helpers/daemon.js';
+
+// Persistence and lifecycle: modules survive a restart, a crashed run's
+// containers are removed at the next start, shutdown removes every container.
+
+const SOURCE = 'def hello(event, context):\n    return "still here"\n';
+
+if (await requireDocker(t)) {
+  t.test('after a restart every deployed module answers again, without a rebuild', async (t) => {
+    const dataDir = await makeDataDir(t);
+    const first = await startDaemon(t, { dataDir });
+    t.equal((await first.deploy('persist', SOURCE, { memoryMb: 96 })).status, 201);
+    t.equal((await first.call('persist', 'hello')).status, 200);
+    await first.close();
+    t.equal((await first.containers()).length, 0, 'a clean shutdown leaves no container');
+
+    const second = await startDaemon(t, { dataDir });
+    t.equal(second.daemon.daemonId, first.daemon.daemonId, 'the daemon id is kept in the data dir');
+    const call = await second.call('persist', 'hello');
+    t.equal(call.status, 200);
+    t.same(await call.json(), 'still here');
+    const record = await (await second.request('/system/modules/persist', { admin: true })).json();
+    t.match(record, { name: 'persist', functions: ['hello'], config: { memoryMb: 96 } });
+    const redeploy = (await (await second.deploy('persist', SOURCE)).json()) as { built: boolean };
+    t.equal(redeploy.built, false, 'the build cache survives the restart too');
+  });
+
+  t.test("containers a crashed run left behind are removed at start", async (t) => {
+    const dataDir = await makeDataDir(t);
+    const crashed = await startDaemon(t, { dataDir });
+    t.equal((await crashed.deploy('orphan', SOURCE)).status, 201);
+    await crashed.call('orphan', 'hello');
+    const left = await crashed.containers();
+    t.equal(left.length, 1);
+    // A crash: the HTTP server and database go away, the pool never removes its containers.
+    await crashed.daemon.app.close();
+
+    const next = await startDaemon(t, { dataDir });
+    const now = await next.containers();
+    t.notOk(now.some((c) => c.Id === left[0]?.Id), "the crashed run's container is gone");
+    t.equal((await next.call('orphan', 'hello')).status, 200);
+  });
+
+  t.test('shutdown lets an in-flight call finish, then removes the containers', async (t) => {
+    const d = await startDaemon(t);
+    t.equal((await d.deploy('slowish', 'import time\n\ndef nap(event, context):\n    time.sleep(1)\n    return "done"\n')).status, 201);
+    await d.call('slowish', 'nap');
+    const pending = d.call('slowish', 'nap');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const closing = d.close();
+    const res = await pending;
+    t.equal(res.status, 200, 'the in-flight call completed');
+    t.same(await res.json(), 'done');
+    await closing;
+    t.equal((await d.containers()).length, 0);
+  });
+}
