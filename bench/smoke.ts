@@ -6,7 +6,7 @@ import { Pool } from 'undici';
 import { loadConfig } from '../gateway/config.js';
 import { createDaemon } from '../gateway/daemon.js';
 import { createLogger } from '../gateway/logger.js';
-import { Instance } from '../pool/instance.js';
+import { Instance } from '../pool/index.js';
 import { percentiles, round } from './stats.js';
 
 /**
@@ -42,12 +42,12 @@ export async function runSmoke(): Promise<void> {
     const spec = { module: 'bench_noop', version: deploy.record.version, image: deploy.record.image, memoryMb: 256, cpus: 1, pids: 128, network: false, env: {} };
     for (let round = 0; round < COLD_ROUNDS; round += 1) {
       // Drop the pool (and its instance); the unchanged redeploy re-creates it empty, building nothing.
-      await daemon.pools.remove('bench_noop');
+      await daemon.pools.remove('bench_noop', 1000);
       await daemon.registry.deploy('bench_noop', { upload });
       cold.push(await call());
       const started = performance.now();
       const handle = await daemon.driver.start(spec);
-      const instance = new Instance(handle, spec.version, 1);
+      const instance = new Instance(handle, 1);
       await instance.waitHealthy(30_000);
       raw.push(performance.now() - started);
       await daemon.driver.stop(handle, 1000);
@@ -59,7 +59,7 @@ export async function runSmoke(): Promise<void> {
     const gateway: number[] = [];
     for (let i = 0; i < WARM_CALLS; i += 1) gateway.push(await call());
     const handle = await daemon.driver.start(spec);
-    const direct = new Instance(handle, spec.version, 1);
+    const direct = new Instance(handle, 1);
     await direct.waitHealthy(30_000);
     const payload = JSON.stringify({ event: { n: 1 }, context: {} });
     for (let i = 0; i < 100; i += 1) await direct.call('noop', payload, 5000);

@@ -50,10 +50,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   void app.register(formbody);
 
   app.setErrorHandler((err, request, reply) => {
-    const { status, body } = toHttpError(err);
+    const { status, headers, body } = toHttpError(err);
     if (status >= 500 && body.error.code === 'INTERNAL') request.log.error({ err }, 'unexpected error');
     else request.log.debug({ code: body.error.code, status }, body.error.message);
-    void reply.code(status).send(body);
+    void reply.code(status).headers(headers).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } });

@@ -43,6 +43,8 @@ export interface Config {
     readonly startTimeoutMs: number;
     /** HEARTH_INSTANCE_USER: uid:gid functions run as inside containers. Default 1000:1000 (never root). */
     readonly instanceUser: string;
+    /** HEARTH_MAX_INSTANCES: instances across all modules. Default 64. */
+    readonly maxInstances: number;
   };
   /** HEARTH_SHUTDOWN_GRACE_MS: how long SIGTERM waits for in-flight calls. Default 10000. */
   readonly shutdownGraceMs: number;
@@ -116,6 +118,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       defaultTimeoutMs: int(env, 'HEARTH_DEFAULT_TIMEOUT_MS', 30_000, 1, 3_600_000),
       startTimeoutMs: int(env, 'HEARTH_START_TIMEOUT_MS', 30_000, 100, 600_000),
       instanceUser,
+      maxInstances: int(env, 'HEARTH_MAX_INSTANCES', 64, 1, 10_000),
     },
     shutdownGraceMs: int(env, 'HEARTH_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
   };

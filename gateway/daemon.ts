@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Builder, ensureBaseImage } from '../builder/index.js';
-import { DockerDriver, PoolManager } from '../pool/index.js';
+import { createSystemClock, DockerDriver, PoolManager } from '../pool/index.js';
 import { loadPythonRuntime } from '../runtimes/index.js';
 import { openStore } from '../store/index.js';
 import { resolveAdminToken } from './admin-token.js';
@@ -57,15 +57,14 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
   );
 
   const store = openStore(join(config.dataDir, 'hearth.db'));
-  const pools = new PoolManager(driver, log.child({ part: 'pool' }));
+  const pools = new PoolManager({ driver, clock: createSystemClock(), log: log.child({ part: 'pool' }), maxInstances: config.pool.maxInstances });
   const builder = new Builder({ engine: driver, runtime, baseImage: config.builder.pythonImage, log: log.child({ part: 'builder' }) });
   const registry = new ModuleRegistry({
     store,
     builder,
     pools,
     log: log.child({ part: 'registry' }),
-    defaultTimeoutMs: config.pool.defaultTimeoutMs,
-    startTimeoutMs: config.pool.startTimeoutMs,
+    defaults: { timeoutMs: config.pool.defaultTimeoutMs, startTimeoutMs: config.pool.startTimeoutMs },
     stopGraceMs: Math.min(config.shutdownGraceMs, 5000),
   });
   try {
@@ -80,9 +79,11 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      // In-flight requests finish within the grace; after it, their instances are removed anyway.
-      await Promise.race([app.close(), new Promise((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref())]);
-      await pools.close();
+      // New calls are refused at once (503); in-flight ones finish within the grace, then every instance goes.
+      const started = performance.now();
+      const serverClosed = app.close();
+      await pools.close(config.shutdownGraceMs);
+      await Promise.race([serverClosed, new Promise((resolve) => setTimeout(resolve, Math.max(0, config.shutdownGraceMs - (performance.now() - started))).unref())]);
       store.close();
     })();
     return closing;

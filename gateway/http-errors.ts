@@ -13,6 +13,7 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   FUNCTION_NOT_FOUND: 404,
   BODY_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  POOL_SATURATED: 429,
   HANDLER_ERROR: 500,
   BUILD_ERROR: 500,
   INSTANCE_PROTOCOL_ERROR: 500,
@@ -42,6 +43,7 @@ const FASTIFY_CODES: Readonly<Record<string, string>> = {
 
 export interface HttpError {
   readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
   readonly body: { readonly error: { readonly code: string; readonly message: string } & Record<string, unknown> };
 }
 
@@ -62,5 +64,7 @@ export function toHttpError(err: unknown): HttpError {
   }
   const message = status === 500 && code === 'INTERNAL' ? 'internal error' : String(e.message ?? code);
   const details = e.details !== null && typeof e.details === 'object' ? (e.details as Record<string, unknown>) : {};
-  return { status, body: { error: { ...details, code, message } } };
+  // A refusal for load tells the client when to come back.
+  const headers: Record<string, string> = typeof details.retryAfterSec === 'number' ? { 'retry-after': String(details.retryAfterSec) } : {};
+  return { status, headers, body: { error: { ...details, code, message } } };
 }

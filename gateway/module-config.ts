@@ -1,4 +1,5 @@
 import type { InstanceSpec, PoolSettings } from '../pool/index.js';
+import { InvalidRequestError } from './errors.js';
 
 /** What a deploy's `config` may set, with the defaults of DESIGN.md section 4. */
 export interface ModuleConfig {
@@ -20,19 +21,52 @@ export interface ModuleConfig {
    * the original design, event = {"method": "http"} and context = the parameters.
    */
   readonly paramsIn: 'event' | 'context';
+  /** Instances kept started at all times (prewarm). Default 0. */
+  readonly minWarm: number;
+  /** Upper bound of this module's instances. Default 4. */
+  readonly maxInstances: number;
+  /** Calls one instance serves at once. Default 1. */
+  readonly concurrency: number;
+  /** An instance idle this long is stopped while the pool is above minWarm. Default 300000. */
+  readonly idleTimeoutMs: number;
+  /** An instance idle this long is paused (frozen); 0 = never. Default 0. */
+  readonly pauseAfterMs: number;
+  /** Calls that may wait for an instance; beyond it, 429. Default 1000. */
+  readonly maxQueue: number;
+  /** How long a new instance may take to become healthy. Default HEARTH_START_TIMEOUT_MS. */
+  readonly startTimeoutMs: number;
 }
 
 export const NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]{0,63}$';
+
+/** The pool settings, as accepted by deploy `config` and by POST /system/modules/:module/scale. */
+const poolProperties = {
+  minWarm: { type: 'integer', minimum: 0, maximum: 64 },
+  maxInstances: { type: 'integer', minimum: 1, maximum: 256 },
+  concurrency: { type: 'integer', minimum: 1, maximum: 1000 },
+  idleTimeoutMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+  pauseAfterMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+  timeoutMs: { type: 'integer', minimum: 100, maximum: 3_600_000 },
+  maxQueue: { type: 'integer', minimum: 0, maximum: 100_000 },
+  startTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000 },
+} as const;
+
+export const scaleSchema = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: poolProperties,
+} as const;
 
 /** JSON schema of `config`; unknown fields are refused so a typo is not silently ignored. */
 export const moduleConfigSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
+    ...poolProperties,
     memoryMb: { type: 'integer', minimum: 32, maximum: 16384 },
     cpus: { type: 'number', minimum: 0.05, maximum: 64 },
     pids: { type: 'integer', minimum: 16, maximum: 4096 },
-    timeoutMs: { type: 'integer', minimum: 100, maximum: 3_600_000 },
     env: {
       type: 'object',
       maxProperties: 100,
@@ -44,16 +78,33 @@ export const moduleConfigSchema = {
   },
 } as const;
 
-export function resolveModuleConfig(given: Partial<ModuleConfig> | undefined, defaultTimeoutMs: number): ModuleConfig {
-  return {
+export interface ConfigDefaults {
+  readonly timeoutMs: number;
+  readonly startTimeoutMs: number;
+}
+
+/** Fills in defaults, and checks what a schema cannot: minWarm <= maxInstances. */
+export function resolveModuleConfig(given: Partial<ModuleConfig> | undefined, defaults: ConfigDefaults): ModuleConfig {
+  const config: ModuleConfig = {
     memoryMb: given?.memoryMb ?? 256,
     cpus: given?.cpus ?? 1,
     pids: given?.pids ?? 128,
-    timeoutMs: given?.timeoutMs ?? defaultTimeoutMs,
+    timeoutMs: given?.timeoutMs ?? defaults.timeoutMs,
     env: { ...(given?.env ?? {}) },
     network: given?.network ?? false,
     paramsIn: given?.paramsIn ?? 'event',
+    minWarm: given?.minWarm ?? 0,
+    maxInstances: given?.maxInstances ?? 4,
+    concurrency: given?.concurrency ?? 1,
+    idleTimeoutMs: given?.idleTimeoutMs ?? 300_000,
+    pauseAfterMs: given?.pauseAfterMs ?? 0,
+    maxQueue: given?.maxQueue ?? 1000,
+    startTimeoutMs: given?.startTimeoutMs ?? defaults.startTimeoutMs,
   };
+  if (config.minWarm > config.maxInstances) {
+    throw new InvalidRequestError(`minWarm (${config.minWarm}) must be <= maxInstances (${config.maxInstances})`);
+  }
+  return config;
 }
 
 export function instanceSpec(module: string, version: string, image: string, config: ModuleConfig): InstanceSpec {
@@ -69,6 +120,16 @@ export function instanceSpec(module: string, version: string, image: string, con
   };
 }
 
-export function poolSettings(config: ModuleConfig, startTimeoutMs: number, stopGraceMs: number): PoolSettings {
-  return { timeoutMs: config.timeoutMs, startTimeoutMs, connections: 16, stopGraceMs };
+export function poolSettings(config: ModuleConfig, stopGraceMs: number): PoolSettings {
+  return {
+    minWarm: config.minWarm,
+    maxInstances: config.maxInstances,
+    concurrency: config.concurrency,
+    idleTimeoutMs: config.idleTimeoutMs,
+    pauseAfterMs: config.pauseAfterMs,
+    timeoutMs: config.timeoutMs,
+    maxQueue: config.maxQueue,
+    startTimeoutMs: config.startTimeoutMs,
+    stopGraceMs,
+  };
 }

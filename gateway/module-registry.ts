@@ -9,7 +9,7 @@ import {
 import type { PoolManager } from '../pool/index.js';
 import type { ModuleRow, Store } from '../store/index.js';
 import { ModuleNotFoundError } from './errors.js';
-import { instanceSpec, poolSettings, resolveModuleConfig, type ModuleConfig } from './module-config.js';
+import { instanceSpec, poolSettings, resolveModuleConfig, type ConfigDefaults, type ModuleConfig } from './module-config.js';
 
 export interface DeployInput {
   readonly upload: PackageUpload;
@@ -23,8 +23,8 @@ export interface RegistryDeps {
   readonly builder: Builder;
   readonly pools: PoolManager;
   readonly log: Logger;
-  readonly defaultTimeoutMs: number;
-  readonly startTimeoutMs: number;
+  readonly defaults: ConfigDefaults;
+  /** SIGTERM → SIGKILL grace for an instance, and how long a removal waits for in-flight calls. */
   readonly stopGraceMs: number;
 }
 
@@ -67,7 +67,8 @@ export class ModuleRegistry {
           this.deps.log.error({ module: row.name, err }, 'rebuild failed; calls to this module will fail until it is redeployed');
         }
       }
-      this.activate(toRecord(row));
+      // Rows written by older versions lack newer settings: fill in today's defaults.
+      this.activate({ ...toRecord(row), config: resolveModuleConfig(row.config as Partial<ModuleConfig>, this.deps.defaults) });
     }
   }
 
@@ -88,7 +89,7 @@ export class ModuleRegistry {
     return this.serialized(name, async () => {
       const pkg = await readPackage(name, input.upload, input.requirements);
       const previous = this.entries.get(name)?.record;
-      const config = resolveModuleConfig(input.config ?? previous?.config, this.deps.defaultTimeoutMs);
+      const config = resolveModuleConfig(input.config ?? previous?.config, this.deps.defaults);
       const plan = this.deps.builder.plan(pkg);
       const known = this.deps.store.builds.get(plan.tag);
       let functions: readonly string[];
@@ -119,12 +120,28 @@ export class ModuleRegistry {
     });
   }
 
+  /** Changes the pool settings of a live module: no rebuild, no restart of its instances. */
+  scale(name: string, changes: Partial<ModuleConfig>): Promise<ModuleRecord> {
+    return this.serialized(name, async () => {
+      const row = this.deps.store.modules.get(name);
+      const current = this.entries.get(name)?.record;
+      if (row === undefined || current === undefined) throw new ModuleNotFoundError(name);
+      const config = resolveModuleConfig({ ...current.config, ...changes }, this.deps.defaults);
+      const updated: ModuleRow = { ...row, config: { ...config }, updatedAt: new Date().toISOString() };
+      this.deps.store.modules.save(updated);
+      const record = { ...current, config, updatedAt: updated.updatedAt };
+      this.activate(record);
+      this.deps.log.info({ module: name, changes }, 'module scaled');
+      return record;
+    });
+  }
+
   remove(name: string): Promise<void> {
     return this.serialized(name, async () => {
       if (!this.entries.has(name)) throw new ModuleNotFoundError(name);
       this.entries.delete(name);
       this.deps.store.modules.delete(name);
-      await this.deps.pools.remove(name);
+      await this.deps.pools.remove(name, this.deps.stopGraceMs);
       this.deps.log.info({ module: name }, 'module removed');
     });
   }
@@ -133,7 +150,7 @@ export class ModuleRegistry {
     this.entries.set(record.name, { record, functions: new Set(record.functions) });
     this.deps.pools.configure(
       instanceSpec(record.name, record.version, record.image, record.config),
-      poolSettings(record.config, this.deps.startTimeoutMs, this.deps.stopGraceMs),
+      poolSettings(record.config, this.deps.stopGraceMs),
     );
   }
 

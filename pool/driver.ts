@@ -39,6 +39,10 @@ export interface Driver {
   stop(handle: InstanceHandle, graceMs: number): Promise<void>;
   /** Kills and removes the instance at once. */
   kill(handle: InstanceHandle): Promise<void>;
+  /** Freezes every process of the instance (cgroup freezer); it keeps its memory. */
+  pause(handle: InstanceHandle): Promise<void>;
+  /** Thaws a paused instance. */
+  unpause(handle: InstanceHandle): Promise<void>;
   /** Removes every instance an earlier run of this daemon left behind; returns how many. */
   removeOrphans(): Promise<number>;
 }

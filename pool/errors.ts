@@ -60,3 +60,23 @@ export class PoolClosedError extends Error {
 export class ProtocolError extends Error {
   readonly code = 'INSTANCE_PROTOCOL_ERROR';
 }
+
+/** The module's queue is full: the caller should retry later. */
+export class PoolSaturatedError extends Error {
+  readonly code = 'POOL_SATURATED';
+  constructor(
+    module: string,
+    maxQueue: number,
+    readonly details: { readonly retryAfterSec: number },
+  ) {
+    super(`module ${module} is saturated: ${maxQueue} calls already wait; retry later`);
+  }
+}
+
+/** The call waited for a free instance longer than its time limit. */
+export class QueueTimeoutError extends Error {
+  readonly code = 'INVOCATION_TIMEOUT';
+  constructor(readonly timeoutMs: number) {
+    super(`no instance became free within ${timeoutMs} ms`);
+  }
+}

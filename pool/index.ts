@@ -1,6 +1,10 @@
 export { PoolManager } from './pool-manager.js';
 export type { InvokeOutcome, PoolSettings, PoolSnapshot } from './module-pool.js';
 export type { RuntimeReply } from './instance.js';
+export { Instance } from './instance.js';
+export { createSystemClock } from './clock.js';
+export type { Clock } from './clock.js';
+export type { InstanceState } from './instance-state.js';
 export type { Driver, InstanceSpec, InstanceHandle, ExitInfo } from './driver.js';
 export { DockerDriver } from './drivers/docker.js';
 export type { DockerDriverOptions } from './drivers/docker.js';
@@ -11,5 +15,7 @@ export {
   EngineUnavailableError,
   FunctionNotFoundError,
   PoolClosedError,
+  PoolSaturatedError,
   ProtocolError,
+  QueueTimeoutError,
 } from './errors.js';

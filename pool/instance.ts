@@ -9,8 +9,6 @@ import {
   ProtocolError,
 } from './errors.js';
 
-export type InstanceState = 'starting' | 'idle' | 'busy' | 'draining' | 'dead';
-
 /** What the runtime answered for one call (DESIGN.md section 3). */
 export interface RuntimeReply {
   readonly ok: boolean;
@@ -25,20 +23,17 @@ const EXIT_REPORT_GRACE_MS = 2000;
 const HEALTH_POLL_MS = 5;
 
 /**
- * One running copy of a module: its driver handle plus a keep-alive HTTP client
- * on its Unix socket, created once per instance and reused by every call.
+ * The connection to one running copy of a module: its driver handle plus a
+ * keep-alive HTTP client on its Unix socket, created once per instance and
+ * reused by every call. Its life cycle is kept by the pool (instance-state.ts).
  */
 export class Instance {
-  state: InstanceState = 'starting';
-  inFlight = 0;
-  served = 0;
   exit: ExitInfo | undefined;
   private readonly http: HttpPool;
   private readonly calls = new Set<AbortController>();
 
   constructor(
     readonly handle: InstanceHandle,
-    readonly version: string,
     connections: number,
   ) {
     this.http = new HttpPool('http://hearth.instance', {
@@ -114,7 +109,6 @@ export class Instance {
 
   private onExit(exit: ExitInfo): void {
     this.exit = exit;
-    this.state = 'dead';
     // Calls still waiting on a dead instance would otherwise hang until their timeout.
     for (const controller of this.calls) controller.abort(InstanceCrashedError.fromExit(exit));
   }

@@ -1,22 +1,36 @@
 import type { Logger } from 'pino';
-import type { Driver, InstanceSpec } from './driver.js';
-import { InvocationTimeoutError, PoolClosedError } from './errors.js';
+import type { Clock } from './clock.js';
+import type { Driver, ExitInfo, InstanceHandle, InstanceSpec } from './driver.js';
+import { InvocationTimeoutError, PoolClosedError, PoolSaturatedError, QueueTimeoutError } from './errors.js';
+import type { InstanceBudget } from './instance-budget.js';
+import {
+  hasCapacity,
+  newInstanceRecord,
+  transition,
+  type Effect,
+  type InstanceEvent,
+  type InstanceRecord,
+  type InstanceState,
+} from './instance-state.js';
 import { Instance, type RuntimeReply } from './instance.js';
+import { decide, type ScalingSettings } from './scaling-policy.js';
+import { WaiterQueue } from './waiter-queue.js';
 
-/** Per-module settings of the pool. */
-export interface PoolSettings {
-  /** One call's time limit; on expiry the instance is killed and replaced. */
+/** Per-module settings of the pool (DESIGN.md section 4). */
+export interface PoolSettings extends ScalingSettings {
+  /** One call's time limit; on expiry the instance is killed and replaced. Also bounds the wait in the queue. */
   readonly timeoutMs: number;
+  /** Calls that may wait for a slot; beyond it calls are refused (429). */
+  readonly maxQueue: number;
   /** How long a new instance may take to pass its health check. */
   readonly startTimeoutMs: number;
-  /** Keep-alive connections the gateway opens to one instance. */
-  readonly connections: number;
   /** SIGTERM → SIGKILL grace when an instance is stopped. */
   readonly stopGraceMs: number;
 }
 
 export interface InvokeOutcome {
   readonly reply: RuntimeReply;
+  /** The call waited for an instance that was not yet running when it arrived. */
   readonly coldStart: boolean;
   readonly instanceId: string;
 }
@@ -24,141 +38,382 @@ export interface InvokeOutcome {
 export interface PoolSnapshot {
   readonly module: string;
   readonly version: string;
-  readonly instances: { readonly id: string; readonly state: string; readonly inFlight: number; readonly served: number }[];
+  readonly settings: PoolSettings;
+  readonly instances: readonly { id: string; state: InstanceState; inFlight: number; served: number; current: boolean }[];
+  readonly byState: Readonly<Record<InstanceState, number>>;
   readonly inFlight: number;
+  readonly queued: number;
   readonly coldStarts: number;
   readonly served: number;
+  readonly rejected: number;
 }
 
+export interface ModulePoolDeps {
+  readonly driver: Driver;
+  readonly clock: Clock;
+  readonly budget: InstanceBudget;
+  readonly log: Logger;
+}
+
+interface Slot {
+  record: InstanceRecord;
+  readonly spec: InstanceSpec;
+  handle: InstanceHandle | undefined;
+  instance: Instance | undefined;
+  healthyAt: number;
+  /** Driver operations on this instance run one after another (pause, then unpause…). */
+  ops: Promise<void>;
+}
+
+interface Waiter {
+  readonly enqueuedAt: number;
+  resolve(lease: Lease): void;
+  reject(err: Error): void;
+  cancelTimer: () => void;
+}
+
+interface Lease {
+  readonly slot: Slot;
+  readonly coldStart: boolean;
+  /** Resolves once the instance can take the call (after a thaw). */
+  readonly ready: Promise<void>;
+}
+
+const MAX_START_BACKOFF_MS = 30_000;
+const QUEUE_RETRY_AFTER_SEC = 1;
+
 /**
- * The instances of one module. This first pool keeps a single warm instance:
- * the first call starts it (a cold start, shared by every call that arrives
- * meanwhile), later calls reuse it, and the threaded runtime serves them
- * concurrently. An instance that failed to start is dropped, never reused.
+ * The instances of one module. The pure policy (scaling-policy.ts) decides how
+ * many to start, stop and pause; the pure state machine (instance-state.ts)
+ * says what each event does to an instance; this class keeps the slots and the
+ * FIFO of waiting calls, and carries out the effects through the driver.
  */
 export class ModulePool {
-  private instances: Instance[] = [];
-  private starting: Promise<Instance> | undefined;
+  private readonly slots = new Map<string, Slot>();
+  private readonly queue = new WaiterQueue<Waiter>();
+  private spec: InstanceSpec;
+  private settings: PoolSettings;
   private closed = false;
+  private cancelWake: (() => void) | undefined;
+  private wakeAt: number | undefined;
+  private nextSlot = 0;
+  private failedStarts = 0;
+  private startBackoffUntil = 0;
   private coldStarts = 0;
   private served = 0;
+  private rejected = 0;
+  private emptied: (() => void) | undefined;
+  /** Instances on their way out (stop or kill still running). */
+  private readonly retiring = new Set<Promise<void>>();
 
   constructor(
-    private spec: InstanceSpec,
-    private settings: PoolSettings,
-    private readonly driver: Driver,
-    private readonly log: Logger,
-  ) {}
+    spec: InstanceSpec,
+    settings: PoolSettings,
+    private readonly deps: ModulePoolDeps,
+  ) {
+    this.spec = spec;
+    this.settings = settings;
+    this.reconcile();
+  }
 
   async invoke(fn: string, body: string): Promise<InvokeOutcome> {
     if (this.closed) throw new PoolClosedError(this.spec.module);
-    const { instance, coldStart } = await this.acquire();
-    instance.inFlight += 1;
-    instance.state = 'busy';
+    const lease = this.acquireNow() ?? (await this.enqueue());
+    const { slot } = lease;
     try {
+      await lease.ready;
+      const instance = slot.instance as Instance;
       const reply = await instance.call(fn, body, this.settings.timeoutMs);
-      return { reply, coldStart, instanceId: instance.id };
+      return { reply, coldStart: lease.coldStart, instanceId: slot.handle?.id ?? slot.record.id };
     } catch (err) {
-      if (err instanceof InvocationTimeoutError) void this.retire(instance, 'kill');
+      if (err instanceof InvocationTimeoutError) this.apply(slot, { type: 'timeout' });
       throw err;
     } finally {
-      instance.inFlight -= 1;
-      instance.served += 1;
       this.served += 1;
-      if (instance.inFlight === 0) {
-        if (instance.state === 'busy') instance.state = 'idle';
-        else if (instance.state === 'draining') void this.retire(instance, 'stop');
+      this.apply(slot, { type: 'release' });
+      this.dispatch();
+      this.reconcile();
+    }
+  }
+
+  /** New settings apply at once; a new spec (code, image, limits) replaces instances as they finish their calls. */
+  update(spec: InstanceSpec, settings: PoolSettings): void {
+    this.settings = settings;
+    if (!sameSpec(spec, this.spec)) {
+      this.spec = spec;
+      for (const slot of [...this.slots.values()]) if (slot.spec !== spec) this.apply(slot, { type: 'drain' });
+    }
+    this.dispatch();
+    this.reconcile();
+  }
+
+  /** Makes another decision now (the daemon-wide budget freed a unit, say). */
+  poke(): void {
+    this.dispatch();
+    this.reconcile();
+  }
+
+  snapshot(): PoolSnapshot {
+    const byState: Record<InstanceState, number> = { starting: 0, idle: 0, busy: 0, paused: 0, draining: 0, dead: 0 };
+    const instances = [...this.slots.values()].map((slot) => {
+      byState[slot.record.state] += 1;
+      return {
+        id: (slot.handle?.id ?? slot.record.id).slice(0, 12),
+        state: slot.record.state,
+        inFlight: slot.record.inFlight,
+        served: slot.record.served,
+        current: slot.spec === this.spec,
+      };
+    });
+    return {
+      module: this.spec.module,
+      version: this.spec.version,
+      settings: this.settings,
+      instances,
+      byState,
+      inFlight: instances.reduce((sum, i) => sum + i.inFlight, 0),
+      queued: this.queue.length,
+      coldStarts: this.coldStarts,
+      served: this.served,
+      rejected: this.rejected,
+    };
+  }
+
+  /** Refuses new calls, fails queued ones, lets in-flight calls finish within `graceMs`, then removes every instance. */
+  async close(graceMs: number): Promise<void> {
+    this.closed = true;
+    this.cancelWake?.();
+    for (const waiter of this.queue.drain()) {
+      waiter.cancelTimer();
+      waiter.reject(new PoolClosedError(this.spec.module));
+    }
+    const emptied = new Promise<void>((resolve) => {
+      this.emptied = resolve;
+    });
+    for (const slot of [...this.slots.values()]) this.apply(slot, { type: 'drain' });
+    if (this.slots.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([emptied, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
+    }
+    // Whatever still runs after the grace is killed.
+    for (const slot of [...this.slots.values()]) this.apply(slot, { type: 'timeout' });
+    await Promise.all(this.retiring);
+  }
+
+  // ---- slots and waiters ----
+
+  /** A slot for a call that arrives now, unless others already wait (FIFO). */
+  private acquireNow(): Lease | undefined {
+    if (this.queue.length > 0) return undefined;
+    const slot = this.pick();
+    if (slot === undefined) return undefined;
+    return { slot, coldStart: false, ready: this.apply(slot, { type: 'acquire', concurrency: this.settings.concurrency }) };
+  }
+
+  private enqueue(): Promise<Lease> {
+    if (this.queue.length >= this.settings.maxQueue) {
+      this.rejected += 1;
+      throw new PoolSaturatedError(this.spec.module, this.settings.maxQueue, { retryAfterSec: QUEUE_RETRY_AFTER_SEC });
+    }
+    const lease = new Promise<Lease>((resolve, reject) => {
+      const waiter: Waiter = { enqueuedAt: this.deps.clock.now(), resolve, reject, cancelTimer: () => undefined };
+      const timeoutMs = this.settings.timeoutMs;
+      waiter.cancelTimer = this.deps.clock.schedule(() => {
+        if (this.queue.remove(waiter)) reject(new QueueTimeoutError(timeoutMs));
+      }, timeoutMs);
+      this.queue.push(waiter);
+    });
+    this.reconcile();
+    return lease;
+  }
+
+  /** Hands free slots to waiting calls, in arrival order. */
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      const slot = this.pick();
+      if (slot === undefined) return;
+      const waiter = this.queue.shift() as Waiter;
+      waiter.cancelTimer();
+      const ready = this.apply(slot, { type: 'acquire', concurrency: this.settings.concurrency });
+      waiter.resolve({ slot, coldStart: slot.healthyAt > waiter.enqueuedAt, ready });
+    }
+  }
+
+  /** The best instance with room: pack busy ones first (so others can idle out), then the most recently used idle, then a paused one. */
+  private pick(): Slot | undefined {
+    let best: Slot | undefined;
+    let bestRank = -Infinity;
+    for (const slot of this.slots.values()) {
+      if (slot.spec !== this.spec || slot.instance === undefined || !hasCapacity(slot.record, this.settings.concurrency)) continue;
+      const r = slot.record;
+      const rank = r.state === 'busy' ? 2e15 + r.inFlight : r.state === 'idle' ? 1e15 + r.lastUsedAt : r.lastUsedAt;
+      if (rank > bestRank) {
+        best = slot;
+        bestRank = rank;
+      }
+    }
+    return best;
+  }
+
+  /** Applies an event through the state machine and carries out its effects; resolves when they are done. */
+  private apply(slot: Slot, event: InstanceEvent): Promise<void> {
+    const { record, effects } = transition(slot.record, event, this.deps.clock.now());
+    const wasDead = slot.record.state === 'dead';
+    slot.record = record;
+    for (const effect of effects) this.carryOut(slot, effect);
+    if (record.state === 'dead' && !wasDead) this.forget(slot);
+    return slot.ops;
+  }
+
+  private carryOut(slot: Slot, effect: Effect): void {
+    const { driver, log } = this.deps;
+    slot.ops = slot.ops.then(async () => {
+      const handle = slot.handle;
+      // Still being created: startInstance kills it as soon as the driver hands it over.
+      if (handle === undefined) return;
+      try {
+        if (effect === 'pause') await driver.pause(handle);
+        else if (effect === 'unpause') await driver.unpause(handle);
+        else if (effect === 'stop') await driver.stop(handle, this.settings.stopGraceMs);
+        else await driver.kill(handle);
+      } catch (err) {
+        log.warn({ err, instance: handle.id.slice(0, 12), effect }, 'instance operation failed');
+      }
+    });
+  }
+
+  /** A dead slot leaves the pool; its unit of the daemon-wide budget returns once it is really gone. */
+  private forget(slot: Slot): void {
+    this.slots.delete(slot.record.id);
+    const gone = slot.ops.then(async () => {
+      await slot.instance?.close();
+      this.deps.budget.give();
+    });
+    this.retiring.add(gone);
+    void gone.finally(() => this.retiring.delete(gone));
+    if (this.slots.size === 0) this.emptied?.();
+  }
+
+  // ---- scaling ----
+
+  private reconcile(): void {
+    if (this.closed) return;
+    const now = this.deps.clock.now();
+    const instances: InstanceRecord[] = [];
+    for (const slot of this.slots.values()) if (slot.spec === this.spec) instances.push(slot.record);
+    const decision = decide(
+      { instances, waiting: this.queue.length, globalHeadroom: this.deps.budget.headroom(), startBackoffUntil: this.startBackoffUntil },
+      this.settings,
+      now,
+    );
+    for (let i = 0; i < decision.start; i += 1) {
+      if (!this.deps.budget.tryTake()) break;
+      this.startInstance();
+    }
+    for (const id of decision.drain) {
+      const slot = this.slots.get(id);
+      if (slot !== undefined) this.apply(slot, { type: 'drain' });
+    }
+    for (const id of decision.pause) {
+      const slot = this.slots.get(id);
+      if (slot !== undefined) this.apply(slot, { type: 'pause' });
+    }
+    this.scheduleWake(decision.wakeAt, now);
+  }
+
+  private scheduleWake(at: number | undefined, now: number): void {
+    if (at === this.wakeAt) return;
+    this.cancelWake?.();
+    this.cancelWake = undefined;
+    this.wakeAt = at;
+    if (at === undefined) return;
+    this.cancelWake = this.deps.clock.schedule(() => {
+      this.wakeAt = undefined;
+      this.cancelWake = undefined;
+      this.reconcile();
+    }, at - now + 1);
+  }
+
+  /** Starts one instance; the slot exists (as `starting`) before this returns, so the policy counts it. */
+  private startInstance(): void {
+    const spec = this.spec;
+    const now = this.deps.clock.now();
+    this.nextSlot += 1;
+    const slot: Slot = {
+      record: newInstanceRecord(`${spec.module}-${this.nextSlot}`, spec.version, now),
+      spec,
+      handle: undefined,
+      instance: undefined,
+      healthyAt: Infinity,
+      ops: Promise.resolve(),
+    };
+    this.slots.set(slot.record.id, slot);
+    this.coldStarts += 1;
+    void this.bringUp(slot, now);
+  }
+
+  private async bringUp(slot: Slot, startedAt: number): Promise<void> {
+    const { driver, clock, log } = this.deps;
+    try {
+      const handle = await driver.start(slot.spec);
+      slot.handle = handle;
+      if (slot.record.state === 'dead') {
+        // Drained (redeploy, close) while the driver was creating it.
+        slot.ops = slot.ops.then(() => driver.kill(handle).catch(() => undefined));
+        return;
+      }
+      const instance = new Instance(handle, this.settings.concurrency);
+      slot.instance = instance;
+      void handle.exited.then((exit) => this.onExit(slot, exit));
+      await instance.waitHealthy(this.settings.startTimeoutMs);
+      // Drained while it started: the drain's kill already took care of it.
+      if (isDead(slot)) return;
+      slot.healthyAt = clock.now();
+      this.failedStarts = 0;
+      this.startBackoffUntil = 0;
+      this.apply(slot, { type: 'healthy' });
+      log.info({ instance: handle.id.slice(0, 12), ms: Math.round(clock.now() - startedAt) }, 'instance started');
+    } catch (err) {
+      this.onStartFailure(slot, err as Error);
+    }
+    this.dispatch();
+    this.reconcile();
+  }
+
+  private onStartFailure(slot: Slot, err: Error): void {
+    this.deps.log.warn({ err: err.message, instance: slot.handle?.id.slice(0, 12) }, 'instance failed to start');
+    if (slot.record.state !== 'dead') this.apply(slot, { type: 'start-failed' });
+    this.failedStarts += 1;
+    this.startBackoffUntil = this.deps.clock.now() + Math.min(MAX_START_BACKOFF_MS, 500 * 2 ** (this.failedStarts - 1));
+    // With nothing else starting or running, waiting calls would wait forever: they get the cause.
+    const alive = [...this.slots.values()].some((s) => s.spec === this.spec && s.record.state !== 'draining');
+    if (!alive) {
+      for (const waiter of this.queue.drain()) {
+        waiter.cancelTimer();
+        waiter.reject(err);
       }
     }
   }
 
-  /** New code or limits: new calls go to new instances, old ones finish their calls first. */
-  update(spec: InstanceSpec, settings: PoolSettings): void {
-    this.settings = settings;
-    if (sameInstanceSpec(spec, this.spec)) return;
-    this.spec = spec;
-    const old = this.instances;
-    this.instances = [];
-    this.starting = undefined;
-    for (const instance of old) {
-      if (instance.inFlight === 0) void this.retire(instance, 'stop');
-      else instance.state = 'draining';
-    }
-  }
-
-  snapshot(): PoolSnapshot {
-    const instances = this.instances.map((i) => ({ id: i.id.slice(0, 12), state: i.state, inFlight: i.inFlight, served: i.served }));
-    return {
-      module: this.spec.module,
-      version: this.spec.version,
-      instances,
-      inFlight: instances.reduce((sum, i) => sum + i.inFlight, 0),
-      coldStarts: this.coldStarts,
-      served: this.served,
-    };
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    const pending = this.starting?.catch(() => undefined);
-    const started = pending ? await pending : undefined;
-    const all = new Set([...this.instances, ...(started ? [started] : [])]);
-    this.instances = [];
-    await Promise.all([...all].map((instance) => this.retire(instance, 'stop')));
-  }
-
-  private async acquire(): Promise<{ instance: Instance; coldStart: boolean }> {
-    const warm = this.instances.find((i) => i.state === 'idle' || i.state === 'busy');
-    if (warm !== undefined) return { instance: warm, coldStart: false };
-    this.starting ??= this.startInstance().finally(() => {
-      this.starting = undefined;
-    });
-    return { instance: await this.starting, coldStart: true };
-  }
-
-  private async startInstance(): Promise<Instance> {
-    const spec = this.spec;
-    const started = performance.now();
-    this.coldStarts += 1;
-    const handle = await this.driver.start(spec);
-    const instance = new Instance(handle, spec.version, this.settings.connections);
-    try {
-      await instance.waitHealthy(this.settings.startTimeoutMs);
-    } catch (err) {
-      // A failed start is never reused: kill whatever is left of it.
-      void this.retire(instance, 'kill');
-      throw err;
-    }
-    if (this.closed) {
-      void this.retire(instance, 'stop');
-      throw new PoolClosedError(spec.module);
-    }
-    // A redeploy during the start: serve the calls that waited for it, then stop it.
-    instance.state = spec === this.spec ? 'idle' : 'draining';
-    void handle.exited.then((exit) => {
-      if (!this.instances.includes(instance)) return;
-      this.instances = this.instances.filter((i) => i !== instance);
-      this.log.warn({ module: spec.module, instance: instance.id.slice(0, 12), ...exit, logs: exit.logs.slice(-500) }, 'instance exited');
-    });
-    if (spec === this.spec) this.instances.push(instance);
-    this.log.info({ module: spec.module, instance: instance.id.slice(0, 12), ms: Math.round(performance.now() - started) }, 'instance started');
-    return instance;
-  }
-
-  private async retire(instance: Instance, how: 'stop' | 'kill'): Promise<void> {
-    this.instances = this.instances.filter((i) => i !== instance);
-    instance.state = 'dead';
-    try {
-      if (how === 'kill') await this.driver.kill(instance.handle);
-      else await this.driver.stop(instance.handle, this.settings.stopGraceMs);
-    } catch (err) {
-      this.log.warn({ module: this.spec.module, instance: instance.id.slice(0, 12), err }, 'could not remove instance');
-    } finally {
-      await instance.close();
-    }
+  private onExit(slot: Slot, exit: ExitInfo): void {
+    if (slot.record.state === 'dead') return;
+    // Not one we stopped: it crashed. Its in-flight calls fail (Instance aborts them); the pool heals.
+    this.deps.log.warn(
+      { instance: slot.handle?.id.slice(0, 12), exitCode: exit.exitCode, oomKilled: exit.oomKilled, state: slot.record.state },
+      'instance exited unexpectedly',
+    );
+    if (slot.record.state === 'starting') return; // bringUp reports it as a failed start
+    this.apply(slot, { type: 'exited' });
+    this.dispatch();
+    this.reconcile();
   }
 }
 
-function sameInstanceSpec(a: InstanceSpec, b: InstanceSpec): boolean {
+function isDead(slot: Slot): boolean {
+  return slot.record.state === 'dead';
+}
+
+function sameSpec(a: InstanceSpec, b: InstanceSpec): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }

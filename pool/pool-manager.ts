@@ -1,28 +1,45 @@
 import type { Logger } from 'pino';
+import type { Clock } from './clock.js';
 import type { Driver, InstanceSpec } from './driver.js';
 import { PoolClosedError } from './errors.js';
+import { InstanceBudget } from './instance-budget.js';
 import { ModulePool, type InvokeOutcome, type PoolSettings, type PoolSnapshot } from './module-pool.js';
 
-/** Every module's pool, by module name. */
+export interface PoolManagerDeps {
+  readonly driver: Driver;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** HEARTH_MAX_INSTANCES: instances across all modules. */
+  readonly maxInstances: number;
+}
+
+/** Every module's pool, by module name, sharing one daemon-wide instance budget. */
 export class PoolManager {
   private readonly pools = new Map<string, ModulePool>();
+  private readonly budget: InstanceBudget;
   private closed = false;
 
-  constructor(
-    private readonly driver: Driver,
-    private readonly log: Logger,
-  ) {}
-
-  get driverName(): string {
-    return this.driver.name;
+  constructor(private readonly deps: PoolManagerDeps) {
+    this.budget = new InstanceBudget(deps.maxInstances);
+    // A unit freed by one module may be what another's waiting calls need.
+    this.budget.onFree(() => {
+      for (const pool of this.pools.values()) pool.poke();
+    });
   }
 
-  /** Creates the module's pool, or applies new code/settings to the live one. */
+  get driverName(): string {
+    return this.deps.driver.name;
+  }
+
+  /** Creates the module's pool (prewarming minWarm), or applies new code/settings to the live one. */
   configure(spec: InstanceSpec, settings: PoolSettings): void {
     if (this.closed) throw new PoolClosedError(spec.module);
     const pool = this.pools.get(spec.module);
     if (pool !== undefined) pool.update(spec, settings);
-    else this.pools.set(spec.module, new ModulePool(spec, settings, this.driver, this.log.child({ module: spec.module })));
+    else {
+      const log = this.deps.log.child({ module: spec.module });
+      this.pools.set(spec.module, new ModulePool(spec, settings, { driver: this.deps.driver, clock: this.deps.clock, budget: this.budget, log }));
+    }
   }
 
   invoke(module: string, fn: string, body: string): Promise<InvokeOutcome> {
@@ -35,17 +52,23 @@ export class PoolManager {
     return this.pools.get(module)?.snapshot();
   }
 
-  /** Stops the module's instances and forgets its pool. */
-  async remove(module: string): Promise<void> {
-    const pool = this.pools.get(module);
-    this.pools.delete(module);
-    await pool?.close();
+  /** Every pool, plus the daemon-wide budget. */
+  overview(): { maxInstances: number; instances: number; pools: PoolSnapshot[] } {
+    const pools = [...this.pools.values()].map((pool) => pool.snapshot()).sort((a, b) => a.module.localeCompare(b.module));
+    return { maxInstances: this.budget.max, instances: this.budget.inUse, pools };
   }
 
-  async close(): Promise<void> {
+  /** Stops the module's instances (after their calls) and forgets its pool. */
+  async remove(module: string, graceMs: number): Promise<void> {
+    const pool = this.pools.get(module);
+    this.pools.delete(module);
+    await pool?.close(graceMs);
+  }
+
+  async close(graceMs: number): Promise<void> {
     this.closed = true;
     const pools = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(pools.map((pool) => pool.close()));
+    await Promise.all(pools.map((pool) => pool.close(graceMs)));
   }
 }

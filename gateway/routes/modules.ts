@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { PackageUpload } from '../../builder/index.js';
 import type { PoolManager } from '../../pool/index.js';
 import { InvalidRequestError, ModuleNotFoundError } from '../errors.js';
-import { moduleConfigSchema, NAME_PATTERN, type ModuleConfig } from '../module-config.js';
+import { moduleConfigSchema, NAME_PATTERN, scaleSchema, type ModuleConfig } from '../module-config.js';
 import type { DeployInput, ModuleRegistry } from '../module-registry.js';
 import { describeSchemaErrors, type SchemaError } from '../validation-errors.js';
 
@@ -32,7 +32,7 @@ const jsonDeploySchema = {
 
 type Validator = ((value: unknown) => boolean) & { errors?: SchemaError[] | null };
 
-/** Deploy, list, inspect and remove modules. Registered inside the admin-token scope. */
+/** Deploy, scale, list, inspect and remove modules; the pools overview. Registered inside the admin-token scope. */
 export async function moduleRoutes(app: FastifyInstance, deps: ModuleRoutesDeps): Promise<void> {
   app.put<{ Params: { module: string } }>(
     '/system/modules/:module',
@@ -44,6 +44,17 @@ export async function moduleRoutes(app: FastifyInstance, deps: ModuleRoutesDeps)
       return reply.code(created ? 201 : 200).send({ ...record, built });
     },
   );
+
+  app.post<{ Params: { module: string }; Body: Partial<ModuleConfig> }>(
+    '/system/modules/:module/scale',
+    { schema: { params: moduleParams, body: scaleSchema } },
+    async (request) => {
+      const record = await deps.registry.scale(request.params.module, request.body);
+      return { ...record, pool: deps.pools.snapshot(record.name) ?? null };
+    },
+  );
+
+  app.get('/system/pools', async () => deps.pools.overview());
 
   app.get('/system/modules', async () => ({ modules: deps.registry.list() }));
 

@@ -106,6 +106,14 @@ export class DockerDriver implements Driver {
     await handle.exited;
   }
 
+  async pause(handle: InstanceHandle): Promise<void> {
+    await this.docker.getContainer(handle.id).pause();
+  }
+
+  async unpause(handle: InstanceHandle): Promise<void> {
+    await this.docker.getContainer(handle.id).unpause();
+  }
+
   async removeOrphans(): Promise<number> {
     const containers = await this.listContainers({ 'hearth.daemon': this.options.daemonId });
     await Promise.all(containers.map((c) => this.docker.getContainer(c.Id).remove({ force: true }).catch(ignoreGone)));

@@ -8,6 +8,8 @@ import {
   InstanceStartError,
   InvocationTimeoutError,
   PoolClosedError,
+  PoolSaturatedError,
+  QueueTimeoutError,
 } from '../../../pool/index.js';
 
 t.test('every typed error maps to its DESIGN.md status', async (t) => {
@@ -23,6 +25,8 @@ t.test('every typed error maps to its DESIGN.md status', async (t) => {
     [new InstanceStartError('x', { logs: '' }), 503, 'INSTANCE_START_FAILED'],
     [new PoolClosedError('m'), 503, 'SHUTTING_DOWN'],
     [new InvocationTimeoutError(100), 504, 'INVOCATION_TIMEOUT'],
+    [new QueueTimeoutError(100), 504, 'INVOCATION_TIMEOUT'],
+    [new PoolSaturatedError('m', 10, { retryAfterSec: 1 }), 429, 'POOL_SATURATED'],
   ];
   for (const [err, status, code] of cases) {
     const mapped = toHttpError(err);
@@ -37,6 +41,12 @@ t.test('details are part of the body, message and code win over them', async (t)
   t.match(toHttpError(InstanceCrashedError.fromExit({ exitCode: 137, oomKilled: true, logs: '' })).body.error.message, /OOM/);
 });
 
+t.test('a saturated pool says when to retry', async (t) => {
+  const mapped = toHttpError(new PoolSaturatedError('m', 10, { retryAfterSec: 2 }));
+  t.same(mapped.headers, { 'retry-after': '2' });
+  t.same(toHttpError(new ModuleNotFoundError('m')).headers, {});
+});
+
 t.test("Fastify's own errors fold into ours", async (t) => {
   t.equal(toHttpError({ code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413, message: 'big' }).status, 413);
   t.equal(toHttpError({ code: 'FST_REQ_FILE_TOO_LARGE', statusCode: 413, message: 'big' }).body.error.code, 'BODY_TOO_LARGE');
@@ -47,6 +57,7 @@ t.test("Fastify's own errors fold into ours", async (t) => {
 t.test('unknown errors: a 4xx keeps its status, anything else is a 500 that leaks nothing', async (t) => {
   t.same(toHttpError({ code: 'SOMETHING_ELSE', statusCode: 422, message: 'nope' }), {
     status: 422,
+    headers: {},
     body: { error: { code: 'INVALID_REQUEST', message: 'nope' } },
   });
   const internal = toHttpError(new Error('secret path /etc/x'));
