@@ -99,6 +99,7 @@ export class ModulePool {
   private nextSlot = 0;
   private failedStarts = 0;
   private startBackoffUntil = 0;
+  private lastStartError: Error | undefined;
   private coldStarts = 0;
   private served = 0;
   private rejected = 0;
@@ -118,6 +119,7 @@ export class ModulePool {
 
   async invoke(fn: string, body: string): Promise<InvokeOutcome> {
     if (this.closed) throw new PoolClosedError(this.spec.module);
+    this.failFastWhileBroken();
     const lease = this.acquireNow() ?? (await this.enqueue());
     const { slot } = lease;
     try {
@@ -141,6 +143,10 @@ export class ModulePool {
     this.settings = settings;
     if (!sameSpec(spec, this.spec)) {
       this.spec = spec;
+      // New code may well start: forget the old one's failures.
+      this.failedStarts = 0;
+      this.startBackoffUntil = 0;
+      this.lastStartError = undefined;
       for (const slot of [...this.slots.values()]) if (slot.spec !== spec) this.apply(slot, { type: 'drain' });
     }
     this.dispatch();
@@ -372,6 +378,7 @@ export class ModulePool {
       slot.healthyAt = clock.now();
       this.failedStarts = 0;
       this.startBackoffUntil = 0;
+      this.lastStartError = undefined;
       this.apply(slot, { type: 'healthy' });
       log.info({ instance: handle.id.slice(0, 12), ms: Math.round(clock.now() - startedAt) }, 'instance started');
     } catch (err) {
@@ -385,15 +392,24 @@ export class ModulePool {
     this.deps.log.warn({ err: err.message, instance: slot.handle?.id.slice(0, 12) }, 'instance failed to start');
     if (slot.record.state !== 'dead') this.apply(slot, { type: 'start-failed' });
     this.failedStarts += 1;
+    this.lastStartError = err;
     this.startBackoffUntil = this.deps.clock.now() + Math.min(MAX_START_BACKOFF_MS, 500 * 2 ** (this.failedStarts - 1));
-    // With nothing else starting or running, waiting calls would wait forever: they get the cause.
+    // The calls this instance was to serve get the cause instead of hanging (or of a retry
+    // loop: a replacement start would likely fail the same way); with nothing else alive, all do.
     const alive = [...this.slots.values()].some((s) => s.spec === this.spec && s.record.state !== 'draining');
-    if (!alive) {
-      for (const waiter of this.queue.drain()) {
-        waiter.cancelTimer();
-        waiter.reject(err);
-      }
+    const failing = alive ? Math.min(this.settings.concurrency, this.queue.length) : this.queue.length;
+    for (let i = 0; i < failing; i += 1) {
+      const waiter = this.queue.shift() as Waiter;
+      waiter.cancelTimer();
+      waiter.reject(err);
     }
+  }
+
+  /** After failed starts, while backing off with nothing running, calls get the cause at once. */
+  private failFastWhileBroken(): void {
+    if (this.lastStartError === undefined || this.deps.clock.now() >= this.startBackoffUntil) return;
+    for (const slot of this.slots.values()) if (slot.spec === this.spec && slot.record.state !== 'draining') return;
+    throw this.lastStartError;
   }
 
   private onExit(slot: Slot, exit: ExitInfo): void {

@@ -6,6 +6,8 @@ import { loadConfig } from '../../gateway/config.js';
 import { createDaemon, type Daemon } from '../../gateway/daemon.js';
 import { createLogger } from '../../gateway/logger.js';
 
+export { eventually } from './eventually.js';
+
 export const ADMIN_TOKEN = 'test-admin-token';
 
 export interface TestDaemon {
@@ -74,14 +76,4 @@ export async function startDaemon(t: Test, options: { dataDir?: string; env?: Re
     containers: (module) =>
       daemon.driver.listContainers({ 'hearth.daemon': daemon.daemonId, ...(module === undefined ? {} : { 'hearth.module': module }) }),
   };
-}
-
-/** Polls `check` until it returns true or the deadline passes; no fixed sleeps. */
-export async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { requireDocker } from '../helpers/docker.js';
-import { makeDataDir, startDaemon } from '../helpers/daemon.js';
+import { eventually, makeDataDir, startDaemon } from '../helpers/daemon.js';
 
 // Persistence and lifecycle: modules survive a restart, a crashed run's
 // containers are removed at the next start, shutdown removes every container.
@@ -25,6 +25,22 @@ if (await requireDocker(t)) {
     t.match(record, { name: 'persist', functions: ['hello'], config: { memoryMb: 96 } });
     const redeploy = (await (await second.deploy('persist', SOURCE)).json()) as { built: boolean };
     t.equal(redeploy.built, false, 'the build cache survives the restart too');
+  });
+
+  t.test('after a restart minWarm instances are started again without a call', async (t) => {
+    const dataDir = await makeDataDir(t);
+    const first = await startDaemon(t, { dataDir });
+    t.equal((await first.deploy('prewarmed', SOURCE, { minWarm: 2 })).status, 201);
+    await first.close();
+    const second = await startDaemon(t, { dataDir });
+    await eventually(async () => (await second.containers('prewarmed')).filter((c) => c.State === 'running').length === 2, 15_000, 'two containers');
+    await eventually(
+      async () => ((await (await second.request('/system/modules/prewarmed', { admin: true })).json()) as { pool: { byState: { idle: number } } }).pool.byState.idle === 2,
+      15_000,
+      'two healthy idle instances',
+    );
+    const res = await second.call('prewarmed', 'hello');
+    t.equal(res.headers.get('x-hearth-cold-start'), '0');
   });
 
   t.test("containers a crashed run left behind are removed at start", async (t) => {
