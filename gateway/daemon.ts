@@ -83,7 +83,12 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
       const started = performance.now();
       const serverClosed = app.close();
       await pools.close(config.shutdownGraceMs);
-      await Promise.race([serverClosed, new Promise((resolve) => setTimeout(resolve, Math.max(0, config.shutdownGraceMs - (performance.now() - started))).unref())]);
+      // server.close() only closed the connections idle when it began; those that
+      // served the last calls are idle now, and would otherwise linger for keep-alive.
+      app.server.closeIdleConnections();
+      const left = Math.max(0, config.shutdownGraceMs - (performance.now() - started));
+      await Promise.race([serverClosed, new Promise((resolve) => setTimeout(resolve, left).unref())]);
+      app.server.closeAllConnections();
       store.close();
     })();
     return closing;
