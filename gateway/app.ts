@@ -14,6 +14,13 @@ import { healthRoutes } from './routes/health.js';
 import { moduleRoutes } from './routes/modules.js';
 import { describeSchemaErrors, type SchemaError } from './validation-errors.js';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request body as received, when it was JSON (already validated by parsing). */
+    rawJson: string | undefined;
+  }
+}
+
 export interface AppDeps {
   readonly config: Config;
   readonly registry: ModuleRegistry;
@@ -37,11 +44,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   }) as unknown as FastifyInstance;
 
   // An empty JSON body is an empty event, as with form posts and bodiless calls.
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  // The validated text is kept, so a call forwards it without encoding it again.
+  app.decorateRequest('rawJson', undefined);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
     if (text.trim() === '') return done(null, undefined);
     try {
-      done(null, JSON.parse(text));
+      const parsed: unknown = JSON.parse(text);
+      request.rawJson = text;
+      done(null, parsed);
     } catch (err) {
       done(new InvalidRequestError(`the body is not valid JSON: ${(err as Error).message}`), undefined);
     }

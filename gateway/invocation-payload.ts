@@ -18,19 +18,19 @@ export function invocationPayload(record: ModuleRecord, fn: string, request: Fas
   }
   const headers: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(request.headers)) if (!HIDDEN_HEADERS.has(name)) headers[name] = value;
-  return JSON.stringify({
-    event: params,
-    context: {
-      request_id: request.id,
-      module: record.name,
-      function: fn,
-      trigger,
-      memory_limit_in_mb: record.config.memoryMb,
-      time_limit_in_ms: record.config.timeoutMs,
-      headers,
-      query,
-    },
-  });
+  const context = {
+    request_id: request.id,
+    module: record.name,
+    function: fn,
+    trigger,
+    memory_limit_in_mb: record.config.memoryMb,
+    time_limit_in_ms: record.config.timeoutMs,
+    headers,
+    query,
+  };
+  // A JSON body is forwarded as received (it was validated by parsing): no second encoding.
+  const event = request.rawJson ?? JSON.stringify(params);
+  return `{"event":${event},"context":${JSON.stringify(context)}}`;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,6 +1,7 @@
 export { PoolManager } from './pool-manager.js';
 export type { InvokeOutcome, PoolSettings, PoolSnapshot } from './module-pool.js';
-export type { RuntimeReply } from './instance.js';
+export { RuntimeReply } from './runtime-reply.js';
+export type { RuntimeError } from './runtime-reply.js';
 export { Instance } from './instance.js';
 export { createSystemClock } from './clock.js';
 export type { Clock } from './clock.js';

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Pool as HttpPool } from 'undici';
 import type { ExitInfo, InstanceHandle } from './driver.js';
+import { RuntimeReply } from './runtime-reply.js';
 import {
   FunctionNotFoundError,
   InstanceCrashedError,
@@ -8,15 +9,6 @@ import {
   InvocationTimeoutError,
   ProtocolError,
 } from './errors.js';
-
-/** What the runtime answered for one call (DESIGN.md section 3). */
-export interface RuntimeReply {
-  readonly ok: boolean;
-  readonly result?: unknown;
-  readonly error?: { readonly type: string; readonly message: string; readonly traceback: string };
-  readonly logs: string;
-  readonly durationMs: number;
-}
 
 // How long a broken connection waits for the engine to report the exit that caused it.
 const EXIT_REPORT_GRACE_MS = 2000;
@@ -83,10 +75,10 @@ export class Instance {
         headers: { 'content-type': 'application/json' },
         signal: controller.signal,
       });
-      const text = await res.body.text();
+      const bytes = Buffer.from(await res.body.arrayBuffer());
       if (res.statusCode === 404) throw new FunctionNotFoundError(`function ${fn} not found in the module`);
-      if (res.statusCode !== 200) throw new ProtocolError(`the runtime answered ${res.statusCode}: ${text.slice(0, 200)}`);
-      return JSON.parse(text) as RuntimeReply;
+      if (res.statusCode !== 200) throw new ProtocolError(`the runtime answered ${res.statusCode}: ${bytes.toString('utf8', 0, 200)}`);
+      return new RuntimeReply(bytes, RuntimeReply.range(res.headers['x-hearth-result'], bytes.length), res.headers['x-hearth-duration-ms']);
     } catch (err) {
       if (controller.signal.aborted) throw controller.signal.reason as Error;
       if (err instanceof FunctionNotFoundError || err instanceof ProtocolError) throw err;

@@ -12,7 +12,8 @@ import {
   type InstanceRecord,
   type InstanceState,
 } from './instance-state.js';
-import { Instance, type RuntimeReply } from './instance.js';
+import { Instance } from './instance.js';
+import type { RuntimeReply } from './runtime-reply.js';
 import { decide, type ScalingSettings } from './scaling-policy.js';
 import { WaiterQueue } from './waiter-queue.js';
 

@@ -37,19 +37,16 @@ export async function functionRoutes(app: FastifyInstance, deps: FunctionRoutesD
       const result = outcome.reply;
       reply.header('x-hearth-request-id', request.id);
       reply.header('x-hearth-cold-start', outcome.coldStart ? '1' : '0');
-      reply.header('x-hearth-duration-ms', String(result.durationMs ?? 0));
+      reply.header('x-hearth-duration-ms', String(result.durationMs));
       // As AWS Lambda's X-Amz-Log-Type: Tail, the last 4 KiB of the call's output, base64.
       if (request.headers['x-hearth-log-type'] === 'Tail') {
-        reply.header('x-hearth-log-result', Buffer.from(result.logs ?? '').subarray(-TAIL_BYTES).toString('base64'));
+        reply.header('x-hearth-log-result', Buffer.from(result.logs).subarray(-TAIL_BYTES).toString('base64'));
       }
       if (!result.ok) {
         const error = result.error ?? { type: 'Error', message: 'the handler failed', traceback: '' };
-        throw new HandlerError(
-          { type: error.type, traceback: error.traceback, logs: result.logs ?? '' },
-          `${error.type}: ${error.message}`,
-        );
+        throw new HandlerError({ type: error.type, traceback: error.traceback, logs: result.logs }, `${error.type}: ${error.message}`);
       }
-      return reply.type('application/json').send(JSON.stringify(result.result ?? null));
+      return reply.type('application/json').send(result.resultJson);
     },
   );
 }

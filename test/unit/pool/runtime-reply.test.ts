@@ -1,0 +1,40 @@
+import t from 'tap';
+import { RuntimeReply } from '../../../pool/index.js';
+
+const body = (text: string): Buffer => Buffer.from(text, 'utf8');
+
+t.test('fast path: the result bytes are handed on as they are', async (t) => {
+  const head = '{"ok":true,"logs":"héllo\\n","durationMs":1.5,"result":';
+  const text = `${head}{"a":"ü"}}`;
+  const bytes = body(text);
+  const start = Buffer.byteLength(head);
+  const range = RuntimeReply.range(`${start}-${bytes.length - 1}`, bytes.length);
+  const reply = new RuntimeReply(bytes, range, '1.5');
+  t.ok(reply.ok);
+  t.equal(reply.resultJson.toString(), '{"a":"ü"}', 'byte offsets, not character offsets');
+  t.same(reply.result, { a: 'ü' });
+  t.equal(reply.durationMs, 1.5);
+  t.equal(reply.logs, 'héllo\n', 'logs parsed on demand');
+});
+
+t.test('without the header the body is parsed', async (t) => {
+  const ok = new RuntimeReply(body('{"ok":true,"result":[1,2],"logs":"","durationMs":2}'), undefined);
+  t.ok(ok.ok);
+  t.equal(ok.resultJson.toString(), '[1,2]');
+  t.equal(ok.durationMs, 2);
+  const none = new RuntimeReply(body('{"ok":true,"logs":""}'), undefined);
+  t.equal(none.resultJson.toString(), 'null');
+  const failed = new RuntimeReply(body('{"ok":false,"error":{"type":"ValueError","message":"x","traceback":"tb"},"logs":"l"}'), undefined);
+  t.notOk(failed.ok);
+  t.same(failed.error, { type: 'ValueError', message: 'x', traceback: 'tb' });
+  t.equal(failed.logs, 'l');
+});
+
+t.test('a malformed or out-of-bounds range is ignored', async (t) => {
+  t.equal(RuntimeReply.range(undefined, 10), undefined);
+  t.equal(RuntimeReply.range('1-20', 10), undefined);
+  t.equal(RuntimeReply.range('5-2', 10), undefined);
+  t.equal(RuntimeReply.range('a-b', 10), undefined);
+  t.equal(RuntimeReply.range(['1-2'], 10), undefined);
+  t.same(RuntimeReply.range('2-5', 10), [2, 5]);
+});
