@@ -329,12 +329,15 @@ export class ModulePool {
     this.scheduleWake(decision.wakeAt, now);
   }
 
+  /**
+   * Arms one timer for the next decision. Deadlines move later on every call (idle
+   * time restarts), so an armed timer is only replaced by an earlier one: one that
+   * fires early just decides again and re-arms, which keeps timers off the hot path.
+   */
   private scheduleWake(at: number | undefined, now: number): void {
-    if (at === this.wakeAt) return;
+    if (at === undefined || (this.wakeAt !== undefined && this.wakeAt <= at)) return;
     this.cancelWake?.();
-    this.cancelWake = undefined;
     this.wakeAt = at;
-    if (at === undefined) return;
     this.cancelWake = this.deps.clock.schedule(() => {
       this.wakeAt = undefined;
       this.cancelWake = undefined;
