@@ -1,12 +1,12 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
 import pino from 'pino';
 import { Pool } from 'undici';
 import { DockerDriver, Instance, type InstanceSpec } from '../pool/index.js';
 import { startDaemonProcess, type DaemonProcess } from './daemon-process.js';
+import { writeResult } from './results.js';
 import { percentiles, round } from './stats.js';
 
 /**
@@ -39,9 +39,7 @@ export async function runPool(): Promise<void> {
       scaleOut: await scaleOut(daemon, driver, coldStart.gateway.p50),
       scaleToZero: await scaleToZero(daemon, driver),
     };
-    const out = join(dirname(dirname(dirname(fileURLToPath(import.meta.url)))), 'bench', 'results');
-    await mkdir(out, { recursive: true });
-    await writeFile(join(out, 'pool.json'), `${JSON.stringify(results, null, 2)}\n`);
+    await writeResult('pool', results);
   } finally {
     await daemon.stop();
     await driver.removeOrphans();

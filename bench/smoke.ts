@@ -1,12 +1,12 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Pool } from 'undici';
 import { loadConfig } from '../gateway/config.js';
 import { createDaemon } from '../gateway/daemon.js';
 import { createLogger } from '../gateway/logger.js';
 import { Instance } from '../pool/index.js';
+import { writeResult } from './results.js';
 import { percentiles, round } from './stats.js';
 
 /**
@@ -97,9 +97,7 @@ export async function runSmoke(): Promise<void> {
         '',
       ].join('\n'),
     );
-    const out = join(dirname(dirname(dirname(fileURLToPath(import.meta.url)))), 'bench', 'results');
-    await mkdir(out, { recursive: true });
-    await writeFile(join(out, 'smoke.json'), `${JSON.stringify(result, null, 2)}\n`);
+    await writeResult('smoke', result);
   } finally {
     await http.close();
     await daemon.close();

@@ -76,7 +76,7 @@ export class ModuleRegistry {
     return this.entries.get(name)?.record;
   }
 
-  /** The module's record if it defines `fn`; undefined when the module is unknown. */
+  /** The module's record and its function set (the hot path's lookup); undefined when unknown. */
   lookup(name: string): Entry | undefined {
     return this.entries.get(name);
   }

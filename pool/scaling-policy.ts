@@ -1,4 +1,4 @@
-import { hasCapacity, type InstanceRecord } from './instance-state.js';
+import type { InstanceRecord } from './instance-state.js';
 
 /** The settings the policy reads (a subset of PoolSettings). */
 export interface ScalingSettings {
@@ -86,11 +86,4 @@ export function decide(view: PoolView, settings: ScalingSettings, now: number): 
   }
   if (forWarm === 0 && settings.minWarm > live.length && view.startBackoffUntil > now) wake(view.startBackoffUntil);
   return { start, drain, pause, wakeAt };
-}
-
-/** Free slots across instances (used to tell whether a call must queue). */
-export function freeSlots(instances: readonly InstanceRecord[], concurrency: number): number {
-  let free = 0;
-  for (const i of instances) if (hasCapacity(i, concurrency)) free += i.state === 'busy' ? concurrency - i.inFlight : concurrency;
-  return free;
 }

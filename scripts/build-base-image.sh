@@ -19,15 +19,9 @@ elif [ -n "${1:-}" ]; then
   image=$1
 fi
 
-if ! command -v mmdebstrap >/dev/null 2>&1; then
-  if [ "$(id -u)" != 0 ]; then
-    say "mmdebstrap is missing and we are not root: apt-get install mmdebstrap"
-    exit 1
-  fi
-  say "installing mmdebstrap"
-  apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q mmdebstrap >/dev/null
-fi
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+apt_install mmdebstrap mmdebstrap
 
 packages="python3-minimal,python3,python3-pip${HEARTH_BASE_PACKAGES:+,$HEARTH_BASE_PACKAGES}"
 out=${tar_only:-$(mktemp --suffix=.tar)}

@@ -13,15 +13,9 @@ if docker info >/dev/null 2>&1; then
   exit 0
 fi
 
-if ! command -v dockerd >/dev/null 2>&1; then
-  if [ "$(id -u)" != 0 ]; then
-    say "no dockerd and not root: install docker.io (or Docker Engine) yourself"
-    exit 1
-  fi
-  say "installing docker.io from Debian's packages (~1 min)"
-  apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io >/dev/null
-fi
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+apt_install dockerd docker.io   # ~1 min
 
 # A killed engine leaves its pid file behind and the next one refuses to start.
 if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
