@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
+import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { PoolManager } from '../pool/index.js';
@@ -69,6 +70,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } });
   });
+
+  // OpenAPI generated from the route schemas; registered first so it sees every route.
+  void app.register(swagger, {
+    openapi: {
+      info: { title: 'hearth', description: 'Self-hosted Function-as-a-Service gateway', version: deps.version },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  app.get('/docs', { schema: { hide: true } }, async () => app.swagger());
 
   void app.register(healthRoutes, { driver: deps.pools.driverName, version: deps.version });
   void app.register(functionRoutes, { registry: deps.registry, pools: deps.pools, invokeToken: deps.config.auth.invokeToken });

@@ -27,7 +27,7 @@ export async function functionRoutes(app: FastifyInstance, deps: FunctionRoutesD
 
   app.post<{ Params: { module: string; fn: string } }>(
     '/function/:module/:fn',
-    { schema: { params: paramsSchema } },
+    { schema: { summary: 'Call a function synchronously; the body is the event', params: paramsSchema } },
     async (request, reply) => {
       const { module, fn } = request.params;
       const entry = deps.registry.lookup(module);

@@ -36,7 +36,7 @@ type Validator = ((value: unknown) => boolean) & { errors?: SchemaError[] | null
 export async function moduleRoutes(app: FastifyInstance, deps: ModuleRoutesDeps): Promise<void> {
   app.put<{ Params: { module: string } }>(
     '/system/modules/:module',
-    { schema: { params: moduleParams }, bodyLimit: deps.maxUploadBytes },
+    { schema: { summary: 'Deploy or update a module (JSON {source, requirements, config} or multipart)', params: moduleParams, security: [{ bearer: [] }] }, bodyLimit: deps.maxUploadBytes },
     async (request, reply) => {
       const { module } = request.params;
       const input = request.isMultipart() ? await readMultipart(request) : readJson(request);
@@ -47,26 +47,34 @@ export async function moduleRoutes(app: FastifyInstance, deps: ModuleRoutesDeps)
 
   app.post<{ Params: { module: string }; Body: Partial<ModuleConfig> }>(
     '/system/modules/:module/scale',
-    { schema: { params: moduleParams, body: scaleSchema } },
+    { schema: { summary: "Change a live module's pool settings", params: moduleParams, body: scaleSchema, security: [{ bearer: [] }] } },
     async (request) => {
       const record = await deps.registry.scale(request.params.module, request.body);
       return { ...record, pool: deps.pools.snapshot(record.name) ?? null };
     },
   );
 
-  app.get('/system/pools', async () => deps.pools.overview());
+  app.get('/system/pools', { schema: { summary: 'Every pool: instances by state, queue depth', security: [{ bearer: [] }] } }, async () =>
+    deps.pools.overview(),
+  );
 
-  app.get('/system/modules', async () => ({ modules: deps.registry.list() }));
+  app.get('/system/modules', { schema: { summary: 'List modules', security: [{ bearer: [] }] } }, async () => ({
+    modules: deps.registry.list(),
+  }));
 
-  app.get<{ Params: { module: string } }>('/system/modules/:module', { schema: { params: moduleParams } }, async (request) => {
+  app.get<{ Params: { module: string } }>(
+    '/system/modules/:module',
+    { schema: { summary: 'One module with its pool', params: moduleParams, security: [{ bearer: [] }] } },
+    async (request) => {
     const record = deps.registry.get(request.params.module);
     if (record === undefined) throw new ModuleNotFoundError(request.params.module);
-    return { ...record, pool: deps.pools.snapshot(record.name) ?? null };
-  });
+      return { ...record, pool: deps.pools.snapshot(record.name) ?? null };
+    },
+  );
 
   app.delete<{ Params: { module: string } }>(
     '/system/modules/:module',
-    { schema: { params: moduleParams } },
+    { schema: { summary: 'Remove a module and its containers', params: moduleParams, security: [{ bearer: [] }] } },
     async (request, reply) => {
       await deps.registry.remove(request.params.module);
       return reply.code(204).send();

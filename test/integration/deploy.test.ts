@@ -169,6 +169,17 @@ if (await requireDocker(t)) {
     t.equal(put.status, 401);
   });
 
+  t.test('OpenAPI is served at /docs without a token', async (t) => {
+    const res = await d.request('/docs');
+    t.equal(res.status, 200);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    t.match(doc.openapi, /^3\./);
+    t.ok(doc.paths['/function/{module}/{fn}']?.post, 'the call route');
+    t.ok(doc.paths['/system/modules/{module}']?.put, 'deploy');
+    t.ok(doc.paths['/system/modules/{module}/scale']?.post, 'scale');
+    t.notOk(doc.paths['/docs'], 'the document does not list itself');
+  });
+
   t.test('list and inspect', async (t) => {
     const list = (await (await d.request('/system/modules', { admin: true })).json()) as { modules: { name: string }[] };
     t.ok(list.modules.some((m) => m.name === 'my_module'));

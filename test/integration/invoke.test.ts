@@ -247,3 +247,19 @@ def probe(event, context):
     t.same(await (await d.call('envmod', 'get')).json(), 'hi');
   });
 }
+
+if (await requireDocker(t)) {
+  t.test('HEARTH_INVOKE_TOKEN makes function calls need a bearer token', async (t) => {
+    const d = await startDaemon(t, { env: { HEARTH_INVOKE_TOKEN: 'call-me' } });
+    t.equal((await d.deploy('guarded', 'def f(event, context):\n    return "in"\n')).status, 201);
+    const none = await d.call('guarded', 'f');
+    t.equal(none.status, 401);
+    t.match(await none.json(), { error: { code: 'UNAUTHORIZED', message: /function routes need/ } });
+    const wrong = await d.request('/function/guarded/f', { method: 'POST', headers: { authorization: 'Bearer nope' } });
+    t.equal(wrong.status, 401);
+    const right = await d.request('/function/guarded/f', { method: 'POST', headers: { authorization: 'Bearer call-me' } });
+    t.equal(right.status, 200);
+    t.same(await right.json(), 'in');
+    t.equal((await d.request('/healthz')).status, 200, 'liveness stays open');
+  });
+}
