@@ -22,7 +22,8 @@ const HEALTH_POLL_MS = 5;
 export class Instance {
   exit: ExitInfo | undefined;
   private readonly http: HttpPool;
-  private readonly calls = new Set<AbortController>();
+  /** How to fail each call in flight (crash). */
+  private readonly calls = new Set<(err: Error) => void>();
 
   constructor(
     readonly handle: InstanceHandle,
@@ -62,25 +63,27 @@ export class Instance {
     }
   }
 
-  /** POST /invoke/<fn>; aborts with `timeout` after timeoutMs and with a crash error if the instance dies. */
+  /**
+   * POST /invoke/<fn>. Fails with InvocationTimeoutError after timeoutMs and with
+   * InstanceCrashedError if the instance dies. The call races a per-call failure
+   * promise rather than passing an AbortSignal to undici: a signal per request
+   * cost a quarter of the warm throughput. An abandoned request ends when the
+   * pool kills its instance, which closes the socket under it.
+   */
   async call(fn: string, body: string, timeoutMs: number): Promise<RuntimeReply> {
-    const controller = new AbortController();
-    this.calls.add(controller);
-    const timer = setTimeout(() => controller.abort(new InvocationTimeoutError(timeoutMs)), timeoutMs);
+    let fail!: (err: Error) => void;
+    const failed = new Promise<never>((_resolve, reject) => {
+      fail = reject;
+    });
+    this.calls.add(fail);
+    const timer = setTimeout(() => fail(new InvocationTimeoutError(timeoutMs)), timeoutMs);
+    const request = this.send(fn, body);
+    // Once the call has failed, nobody waits for the request: its own error must not go unhandled.
+    request.catch(() => undefined);
     try {
-      const res = await this.http.request({
-        path: `/invoke/${fn}`,
-        method: 'POST',
-        body,
-        headers: { 'content-type': 'application/json' },
-        signal: controller.signal,
-      });
-      const bytes = Buffer.from(await res.body.arrayBuffer());
-      if (res.statusCode === 404) throw new FunctionNotFoundError(`function ${fn} not found in the module`);
-      if (res.statusCode !== 200) throw new ProtocolError(`the runtime answered ${res.statusCode}: ${bytes.toString('utf8', 0, 200)}`);
-      return new RuntimeReply(bytes, RuntimeReply.range(res.headers['x-hearth-result'], bytes.length), res.headers['x-hearth-duration-ms']);
+      return await Promise.race([request, failed]);
     } catch (err) {
-      if (controller.signal.aborted) throw controller.signal.reason as Error;
+      if (err instanceof InvocationTimeoutError || err instanceof InstanceCrashedError) throw err;
       if (err instanceof FunctionNotFoundError || err instanceof ProtocolError) throw err;
       const exit = await Promise.race([this.handle.exited, delay(EXIT_REPORT_GRACE_MS).then(() => undefined)]);
       if (exit !== undefined) throw InstanceCrashedError.fromExit(exit);
@@ -91,8 +94,21 @@ export class Instance {
       });
     } finally {
       clearTimeout(timer);
-      this.calls.delete(controller);
+      this.calls.delete(fail);
     }
+  }
+
+  private async send(fn: string, body: string): Promise<RuntimeReply> {
+    const res = await this.http.request({
+      path: `/invoke/${fn}`,
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
+    const bytes = Buffer.from(await res.body.arrayBuffer());
+    if (res.statusCode === 404) throw new FunctionNotFoundError(`function ${fn} not found in the module`);
+    if (res.statusCode !== 200) throw new ProtocolError(`the runtime answered ${res.statusCode}: ${bytes.toString('utf8', 0, 200)}`);
+    return new RuntimeReply(bytes, RuntimeReply.range(res.headers['x-hearth-result'], bytes.length), res.headers['x-hearth-duration-ms']);
   }
 
   async close(): Promise<void> {
@@ -102,7 +118,7 @@ export class Instance {
   private onExit(exit: ExitInfo): void {
     this.exit = exit;
     // Calls still waiting on a dead instance would otherwise hang until their timeout.
-    for (const controller of this.calls) controller.abort(InstanceCrashedError.fromExit(exit));
+    for (const fail of this.calls) fail(InstanceCrashedError.fromExit(exit));
   }
 }
 
