@@ -1,5 +1,7 @@
 export { PoolManager } from './pool-manager.js';
-export type { InvokeOutcome, PoolSettings, PoolSnapshot } from './module-pool.js';
+export type { InvokeOutcome } from './module-pool.js';
+export type { PoolSettings } from './pool-settings.js';
+export type { PoolSnapshot } from './pool-snapshot.js';
 export { RuntimeReply } from './runtime-reply.js';
 export type { RuntimeError } from './runtime-reply.js';
 export { Instance } from './instance.js';

@@ -10,43 +10,19 @@ import {
   type Effect,
   type InstanceEvent,
   type InstanceRecord,
-  type InstanceState,
 } from './instance-state.js';
 import { Instance } from './instance.js';
 import type { RuntimeReply } from './runtime-reply.js';
-import { decide, type ScalingSettings } from './scaling-policy.js';
+import { describePool, type PoolSnapshot } from './pool-snapshot.js';
+import type { PoolSettings } from './pool-settings.js';
+import { decide } from './scaling-policy.js';
 import { WaiterQueue } from './waiter-queue.js';
-
-/** Per-module settings of the pool (DESIGN.md section 4). */
-export interface PoolSettings extends ScalingSettings {
-  /** One call's time limit; on expiry the instance is killed and replaced. Also bounds the wait in the queue. */
-  readonly timeoutMs: number;
-  /** Calls that may wait for a slot; beyond it calls are refused (429). */
-  readonly maxQueue: number;
-  /** How long a new instance may take to pass its health check. */
-  readonly startTimeoutMs: number;
-  /** SIGTERM → SIGKILL grace when an instance is stopped. */
-  readonly stopGraceMs: number;
-}
 
 export interface InvokeOutcome {
   readonly reply: RuntimeReply;
   /** The call waited for an instance that was not yet running when it arrived. */
   readonly coldStart: boolean;
   readonly instanceId: string;
-}
-
-export interface PoolSnapshot {
-  readonly module: string;
-  readonly version: string;
-  readonly settings: PoolSettings;
-  readonly instances: readonly { id: string; state: InstanceState; inFlight: number; served: number; current: boolean }[];
-  readonly byState: Readonly<Record<InstanceState, number>>;
-  readonly inFlight: number;
-  readonly queued: number;
-  readonly coldStarts: number;
-  readonly served: number;
-  readonly rejected: number;
 }
 
 export interface ModulePoolDeps {
@@ -56,7 +32,8 @@ export interface ModulePoolDeps {
   readonly log: Logger;
 }
 
-interface Slot {
+/** An instance as the pool keeps it: its record, the spec it runs, and its connection once started. */
+export interface Slot {
   record: InstanceRecord;
   readonly spec: InstanceSpec;
   handle: InstanceHandle | undefined;
@@ -161,29 +138,12 @@ export class ModulePool {
   }
 
   snapshot(): PoolSnapshot {
-    const byState: Record<InstanceState, number> = { starting: 0, idle: 0, busy: 0, paused: 0, draining: 0, dead: 0 };
-    const instances = [...this.slots.values()].map((slot) => {
-      byState[slot.record.state] += 1;
-      return {
-        id: (slot.handle?.id ?? slot.record.id).slice(0, 12),
-        state: slot.record.state,
-        inFlight: slot.record.inFlight,
-        served: slot.record.served,
-        current: slot.spec === this.spec,
-      };
-    });
-    return {
-      module: this.spec.module,
-      version: this.spec.version,
-      settings: this.settings,
-      instances,
-      byState,
-      inFlight: instances.reduce((sum, i) => sum + i.inFlight, 0),
+    return describePool(this.spec, this.settings, [...this.slots.values()], {
       queued: this.queue.length,
       coldStarts: this.coldStarts,
       served: this.served,
       rejected: this.rejected,
-    };
+    });
   }
 
   /** Refuses new calls, fails queued ones, lets in-flight calls finish within `graceMs`, then removes every instance. */

@@ -3,7 +3,9 @@ import type { Clock } from './clock.js';
 import type { Driver, InstanceSpec } from './driver.js';
 import { PoolClosedError } from './errors.js';
 import { InstanceBudget } from './instance-budget.js';
-import { ModulePool, type InvokeOutcome, type PoolSettings, type PoolSnapshot } from './module-pool.js';
+import { ModulePool, type InvokeOutcome } from './module-pool.js';
+import type { PoolSettings } from './pool-settings.js';
+import type { PoolSnapshot } from './pool-snapshot.js';
 
 export interface PoolManagerDeps {
   readonly driver: Driver;

@@ -1,7 +1,8 @@
 import pino from 'pino';
 import t, { type Test } from 'tap';
 import { InstanceBudget } from '../../../pool/instance-budget.js';
-import { ModulePool, type PoolSettings } from '../../../pool/module-pool.js';
+import { ModulePool } from '../../../pool/module-pool.js';
+import type { PoolSettings } from '../../../pool/index.js';
 import type { InstanceSpec } from '../../../pool/index.js';
 import { eventually } from '../../helpers/eventually.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
