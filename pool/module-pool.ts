@@ -318,21 +318,26 @@ export class ModulePool {
       healthyAt: Infinity,
       ops: Promise.resolve(),
     };
+    // The slot's operations begin with its creation: a kill issued meanwhile (a drain,
+    // a shutdown) waits for the container and then removes it, and close() waits for both.
+    const created = this.deps.driver.start(spec);
+    slot.ops = created.then(
+      (handle) => {
+        slot.handle = handle;
+      },
+      () => undefined,
+    );
     this.slots.set(slot.record.id, slot);
     this.coldStarts += 1;
-    void this.bringUp(slot, now);
+    void this.bringUp(slot, created, now);
   }
 
-  private async bringUp(slot: Slot, startedAt: number): Promise<void> {
-    const { driver, clock, log } = this.deps;
+  private async bringUp(slot: Slot, created: Promise<InstanceHandle>, startedAt: number): Promise<void> {
+    const { clock, log } = this.deps;
     try {
-      const handle = await driver.start(slot.spec);
-      slot.handle = handle;
-      if (slot.record.state === 'dead') {
-        // Drained (redeploy, close) while the driver was creating it.
-        slot.ops = slot.ops.then(() => driver.kill(handle).catch(() => undefined));
-        return;
-      }
+      const handle = await created;
+      // Drained while the driver created it: the drain's kill, queued behind the creation, removes it.
+      if (isDead(slot)) return;
       const instance = new Instance(handle, this.settings.concurrency);
       slot.instance = instance;
       void handle.exited.then((exit) => this.onExit(slot, exit));

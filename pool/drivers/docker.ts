@@ -58,7 +58,7 @@ export class DockerDriver implements Driver {
     await mkdir(dir, { recursive: true });
     // The function runs as a non-root user that must create its socket here.
     await chmod(dir, 0o777);
-    let container: Docker.Container;
+    let container: Docker.Container | undefined;
     try {
       container = await this.docker.createContainer({
         name: `hearth-${spec.module}-${id}`,
@@ -87,6 +87,8 @@ export class DockerDriver implements Driver {
       });
       await container.start();
     } catch (err) {
+      // A container created but not started would stay behind as "Created".
+      await container?.remove({ force: true }).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
       throw engineError(err, this.options.socketPath);
     }

@@ -170,3 +170,19 @@ t.test('close fails queued calls, lets in-flight ones finish, removes every inst
   t.same(driver.running(), []);
   await t.rejects(pool.invoke('f', '{}'), { code: 'SHUTTING_DOWN' });
 });
+
+t.test('closing while an instance is still being created removes it before close resolves', async (t) => {
+  const { driver, pool } = setup(t, { minWarm: 2 });
+  t.equal(pool.snapshot().byState.starting, 2, 'two starts under way');
+  await pool.close(1000);
+  t.same(driver.running(), [], 'nothing left running once close has resolved');
+  t.equal(driver.count('kill'), 2, 'each was killed once the driver handed it over');
+});
+
+t.test('a redeploy while an instance is being created drains it the same way', async (t) => {
+  const { driver, pool } = setup(t, { minWarm: 1 });
+  pool.update(spec('v2'), { ...base, minWarm: 1 });
+  await eventually(async () => pool.snapshot().byState.idle === 1 && driver.count('kill') === 1, 2000, 'v1 killed, v2 warm');
+  t.match(pool.snapshot().instances, [{ current: true, state: 'idle' }]);
+  t.equal(driver.running().length, 1);
+});
