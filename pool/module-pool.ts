@@ -14,6 +14,7 @@ import {
 import { Instance } from './instance.js';
 import type { RuntimeReply } from './runtime-reply.js';
 import { describePool, type PoolSnapshot } from './pool-snapshot.js';
+import { isDead, type Slot } from './slot.js';
 import type { PoolSettings } from './pool-settings.js';
 import { decide } from './scaling-policy.js';
 import { WaiterQueue } from './waiter-queue.js';
@@ -30,17 +31,6 @@ export interface ModulePoolDeps {
   readonly clock: Clock;
   readonly budget: InstanceBudget;
   readonly log: Logger;
-}
-
-/** An instance as the pool keeps it: its record, the spec it runs, and its connection once started. */
-export interface Slot {
-  record: InstanceRecord;
-  readonly spec: InstanceSpec;
-  handle: InstanceHandle | undefined;
-  instance: Instance | undefined;
-  healthyAt: number;
-  /** Driver operations on this instance run one after another (pause, then unpause…). */
-  ops: Promise<void>;
 }
 
 interface Waiter {
@@ -393,10 +383,6 @@ export class ModulePool {
     this.dispatch();
     this.reconcile();
   }
-}
-
-function isDead(slot: Slot): boolean {
-  return slot.record.state === 'dead';
 }
 
 function sameSpec(a: InstanceSpec, b: InstanceSpec): boolean {

@@ -1,6 +1,6 @@
 import type { InstanceSpec } from './driver.js';
 import type { InstanceState } from './instance-state.js';
-import type { Slot } from './module-pool.js';
+import type { Slot } from './slot.js';
 import type { PoolSettings } from './pool-settings.js';
 
 export interface PoolSnapshot {
