@@ -140,10 +140,7 @@ export class ModulePool {
   async close(graceMs: number): Promise<void> {
     this.closed = true;
     this.cancelWake?.();
-    for (const waiter of this.queue.drain()) {
-      waiter.cancelTimer();
-      waiter.reject(new PoolClosedError(this.spec.module));
-    }
+    this.failWaiters(this.queue.length, new PoolClosedError(this.spec.module));
     const emptied = new Promise<void>((resolve) => {
       this.emptied = resolve;
     });
@@ -227,7 +224,7 @@ export class ModulePool {
     const { driver, log } = this.deps;
     slot.ops = slot.ops.then(async () => {
       const handle = slot.handle;
-      // Still being created: startInstance kills it as soon as the driver hands it over.
+      // Operations queue behind the creation (startInstance); no handle means it failed: nothing to act on.
       if (handle === undefined) return;
       try {
         if (effect === 'pause') await driver.pause(handle);
@@ -355,20 +352,28 @@ export class ModulePool {
     this.startBackoffUntil = this.deps.clock.now() + Math.min(MAX_START_BACKOFF_MS, 500 * 2 ** (this.failedStarts - 1));
     // The calls this instance was to serve get the cause instead of hanging (or of a retry
     // loop: a replacement start would likely fail the same way); with nothing else alive, all do.
-    const alive = [...this.slots.values()].some((s) => s.spec === this.spec && s.record.state !== 'draining');
-    const failing = alive ? Math.min(this.settings.concurrency, this.queue.length) : this.queue.length;
-    for (let i = 0; i < failing; i += 1) {
+    this.failWaiters(this.hasLiveInstance() ? this.settings.concurrency : this.queue.length, err);
+  }
+
+  /** Fails up to `count` waiting calls, oldest first. */
+  private failWaiters(count: number, err: Error): void {
+    for (let i = 0; i < count && this.queue.length > 0; i += 1) {
       const waiter = this.queue.shift() as Waiter;
       waiter.cancelTimer();
       waiter.reject(err);
     }
   }
 
+  /** Is an instance of the current version starting or running (not on its way out)? */
+  private hasLiveInstance(): boolean {
+    for (const slot of this.slots.values()) if (slot.spec === this.spec && slot.record.state !== 'draining') return true;
+    return false;
+  }
+
   /** After failed starts, while backing off with nothing running, calls get the cause at once. */
   private failFastWhileBroken(): void {
     if (this.lastStartError === undefined || this.deps.clock.now() >= this.startBackoffUntil) return;
-    for (const slot of this.slots.values()) if (slot.spec === this.spec && slot.record.state !== 'draining') return;
-    throw this.lastStartError;
+    if (!this.hasLiveInstance()) throw this.lastStartError;
   }
 
   private onExit(slot: Slot, exit: ExitInfo): void {
