@@ -123,13 +123,12 @@ export class ModuleRegistry {
   /** Changes the pool settings of a live module: no rebuild, no restart of its instances. */
   scale(name: string, changes: Partial<ModuleConfig>): Promise<ModuleRecord> {
     return this.serialized(name, async () => {
-      const row = this.deps.store.modules.get(name);
       const current = this.entries.get(name)?.record;
-      if (row === undefined || current === undefined) throw new ModuleNotFoundError(name);
+      if (current === undefined) throw new ModuleNotFoundError(name);
       const config = resolveModuleConfig({ ...current.config, ...changes }, this.deps.defaults);
-      const updated: ModuleRow = { ...row, config: { ...config }, updatedAt: new Date().toISOString() };
-      this.deps.store.modules.save(updated);
-      const record = { ...current, config, updatedAt: updated.updatedAt };
+      const updatedAt = new Date().toISOString();
+      this.deps.store.modules.updateConfig(name, { ...config }, updatedAt);
+      const record = { ...current, config, updatedAt };
       this.activate(record);
       this.deps.log.info({ module: name, changes }, 'module scaled');
       return record;

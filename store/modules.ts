@@ -40,9 +40,9 @@ function fromRaw(raw: RawRow): ModuleRow {
 /** The modules table. Statements are prepared once. */
 export class ModuleRepository {
   private readonly upsertStmt;
-  private readonly getStmt;
   private readonly listStmt;
   private readonly deleteStmt;
+  private readonly configStmt;
 
   constructor(db: Db) {
     this.upsertStmt = db.prepare(
@@ -51,9 +51,9 @@ export class ModuleRepository {
        ON CONFLICT(name) DO UPDATE SET version = excluded.version, image = excluded.image, config = excluded.config,
          functions = excluded.functions, package = excluded.package, updated_at = excluded.updated_at`,
     );
-    this.getStmt = db.prepare('SELECT * FROM modules WHERE name = ?');
     this.listStmt = db.prepare('SELECT * FROM modules ORDER BY name');
     this.deleteStmt = db.prepare('DELETE FROM modules WHERE name = ?');
+    this.configStmt = db.prepare('UPDATE modules SET config = ?, updated_at = ? WHERE name = ?');
   }
 
   save(row: ModuleRow): void {
@@ -69,13 +69,13 @@ export class ModuleRepository {
     });
   }
 
-  get(name: string): ModuleRow | undefined {
-    const raw = this.getStmt.get(name) as RawRow | undefined;
-    return raw === undefined ? undefined : fromRaw(raw);
-  }
-
   list(): ModuleRow[] {
     return (this.listStmt.all() as RawRow[]).map(fromRaw);
+  }
+
+  /** Changes only the settings (the package and image stay as they are); false when there is no such module. */
+  updateConfig(name: string, config: Readonly<Record<string, unknown>>, updatedAt: string): boolean {
+    return this.configStmt.run(JSON.stringify(config), updatedAt, name).changes > 0;
   }
 
   delete(name: string): boolean {

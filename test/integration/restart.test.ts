@@ -13,6 +13,13 @@ if (await requireDocker(t)) {
     const first = await startDaemon(t, { dataDir });
     t.equal((await first.deploy('persist', SOURCE, { memoryMb: 96 })).status, 201);
     t.equal((await first.call('persist', 'hello')).status, 200);
+    const scaled = await first.request('/system/modules/persist/scale', {
+      method: 'POST',
+      admin: true,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ idleTimeoutMs: 45_000 }),
+    });
+    t.equal(scaled.status, 200);
     await first.close();
     t.equal((await first.containers()).length, 0, 'a clean shutdown leaves no container');
 
@@ -22,7 +29,7 @@ if (await requireDocker(t)) {
     t.equal(call.status, 200);
     t.same(await call.json(), 'still here');
     const record = await (await second.request('/system/modules/persist', { admin: true })).json();
-    t.match(record, { name: 'persist', functions: ['hello'], config: { memoryMb: 96 } });
+    t.match(record, { name: 'persist', functions: ['hello'], config: { memoryMb: 96, idleTimeoutMs: 45_000 } }, 'deploy config and a later scale both persist');
     const redeploy = (await (await second.deploy('persist', SOURCE)).json()) as { built: boolean };
     t.equal(redeploy.built, false, 'the build cache survives the restart too');
   });
