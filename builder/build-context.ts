@@ -12,6 +12,16 @@ const RUNTIME = '/opt/hearth/hearth_runtime.py';
 // Build-time import runs as nobody: the module's top-level code never runs as root.
 const CHECK_USER = '65534:65534';
 
+/** Requirements install offline from wheels bundled under wheels/; otherwise from the package index. */
+export function hasBundledWheels(pkg: ModulePackage): boolean {
+  return [...pkg.files.keys()].some((name) => name.startsWith('wheels/') && name.endsWith('.whl'));
+}
+
+/** Does building this package need the network (requirements to fetch from the index)? */
+export function buildNeedsNetwork(pkg: ModulePackage): boolean {
+  return pkg.requirements !== undefined && !hasBundledWheels(pkg);
+}
+
 /** The Dockerfile of a module image. Pure: the same package gives the same text. */
 export function renderDockerfile(pkg: ModulePackage, options: ContextOptions): string {
   const lines = [
@@ -20,9 +30,7 @@ export function renderDockerfile(pkg: ModulePackage, options: ContextOptions): s
     `COPY code/ ${CODE_DIR}/`,
   ];
   if (pkg.requirements !== undefined) {
-    const hasWheels = [...pkg.files.keys()].some((name) => name.startsWith('wheels/') && name.endsWith('.whl'));
-    // With bundled wheels the install is offline; otherwise it needs the package index.
-    const source = hasWheels ? `--no-index --find-links ${CODE_DIR}/wheels` : '--retries 1 --timeout 15';
+    const source = hasBundledWheels(pkg) ? `--no-index --find-links ${CODE_DIR}/wheels` : '--retries 1 --timeout 15';
     lines.push(
       'COPY requirements.txt /opt/hearth/requirements.txt',
       `RUN python3 -m pip install --no-cache-dir --disable-pip-version-check --no-input --break-system-packages ${source} --target /opt/hearth/deps -r /opt/hearth/requirements.txt`,

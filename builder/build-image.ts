@@ -1,7 +1,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { PythonRuntime } from '../runtimes/index.js';
-import { buildContext } from './build-context.js';
+import { buildContext, buildNeedsNetwork } from './build-context.js';
 import { BuildError, BuildFailedError } from './errors.js';
 import type { ImageEngine } from './image-engine.js';
 import { contentHash, imageTag } from './image-tag.js';
@@ -48,7 +48,7 @@ export class Builder {
     const started = performance.now();
     const labels = { 'hearth.module': plan.pkg.module, 'hearth.version': plan.version };
     const context = await buildContext(plan.pkg, { baseImage: this.deps.baseImage, runtimeSource: this.deps.runtime.source, labels });
-    const network = plan.pkg.requirements !== undefined && ![...plan.pkg.files.keys()].some((n) => n.startsWith('wheels/'));
+    const network = buildNeedsNetwork(plan.pkg);
     let output = await this.deps.engine.buildImage(context, { tag: plan.tag, labels, network, noCache: false });
     // A build served from the layer cache does not re-run the import check, so
     // it prints no functions; build once more without the cache to learn them.

@@ -1,7 +1,7 @@
 import t from 'tap';
 import tar from 'tar-stream';
 import { Readable } from 'node:stream';
-import { buildContext, renderDockerfile } from '../../../builder/build-context.js';
+import { buildContext, buildNeedsNetwork, renderDockerfile } from '../../../builder/build-context.js';
 import { contentHash, imageTag } from '../../../builder/image-tag.js';
 import type { ModulePackage } from '../../../builder/index.js';
 
@@ -68,4 +68,11 @@ t.test('image tags are valid Docker references', async (t) => {
   t.equal(imageTag('my_module', 'abc'), 'hearth/my-module:abc');
   t.equal(imageTag('_Private__X_', 'abc'), 'hearth/private-x:abc');
   t.equal(imageTag('___', 'abc'), 'hearth/module:abc');
+});
+
+t.test('the build needs the network only for requirements without bundled wheels', async (t) => {
+  t.notOk(buildNeedsNetwork(pkg({ 'my_module.py': 'x' })), 'no requirements');
+  t.ok(buildNeedsNetwork(pkg({ 'my_module.py': 'x' }, 'six')), 'requirements from the index');
+  t.notOk(buildNeedsNetwork(pkg({ 'my_module.py': 'x', 'wheels/six-1.0-py3-none-any.whl': 'w' }, 'six')), 'bundled wheels');
+  t.ok(buildNeedsNetwork(pkg({ 'my_module.py': 'x', 'wheels/README.txt': 'no wheels here' }, 'six')), 'a wheels/ folder without wheels');
 });
