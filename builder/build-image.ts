@@ -1,10 +1,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { PythonRuntime } from '../runtimes/index.js';
-import { buildContext, buildNeedsNetwork } from './build-context.js';
-import { BuildError, BuildFailedError } from './errors.js';
-import type { ImageEngine } from './image-engine.js';
-import { contentHash, imageTag } from './image-tag.js';
+import { contentHash } from './image-tag.js';
 import type { ModulePackage } from './package-files.js';
 
 /** A package with its content address, ready to build. */
@@ -21,92 +18,41 @@ export interface BuiltImage {
   readonly functions: readonly string[];
 }
 
-export interface BuilderDeps {
-  readonly engine: ImageEngine;
-  readonly runtime: PythonRuntime;
-  readonly baseImage: string;
-  readonly log: Logger;
+/** Where builds go: Docker images, or folders for the process driver. */
+export interface BuildBackend {
+  /** What builds run on (base image, interpreter): part of every content address. */
+  readonly platform: string;
+  /** The image reference (or folder) of a module version. */
+  tag(module: string, version: string): string;
+  exists(tag: string): Promise<boolean>;
+  /** Builds the plan; resolves with the module's public functions. Compile, import or requirements failures throw BuildFailedError. */
+  build(plan: BuildPlan): Promise<string[]>;
 }
 
-const RESULT = 'HEARTH_RESULT ';
-const ERROR = 'HEARTH_ERROR ';
+export interface BuilderDeps {
+  readonly backend: BuildBackend;
+  readonly runtime: PythonRuntime;
+  readonly log: Logger;
+}
 
 export class Builder {
   constructor(private readonly deps: BuilderDeps) {}
 
   plan(pkg: ModulePackage): BuildPlan {
-    const version = contentHash(pkg, this.deps.runtime.digest, this.deps.baseImage);
-    return { pkg, version, tag: imageTag(pkg.module, version) };
+    const version = contentHash(pkg, this.deps.runtime.digest, this.deps.backend.platform);
+    return { pkg, version, tag: this.deps.backend.tag(pkg.module, version) };
   }
 
   hasImage(tag: string): Promise<boolean> {
-    return this.deps.engine.imageExists(tag);
+    return this.deps.backend.exists(tag);
   }
 
-  /** Builds the image; a compile, import or requirements failure throws BuildFailedError with file and line. */
   async build(plan: BuildPlan): Promise<BuiltImage> {
     const started = performance.now();
-    const labels = { 'hearth.module': plan.pkg.module, 'hearth.version': plan.version };
-    const context = await buildContext(plan.pkg, { baseImage: this.deps.baseImage, runtimeSource: this.deps.runtime.source, labels });
-    const network = buildNeedsNetwork(plan.pkg);
-    let output = await this.deps.engine.buildImage(context, { tag: plan.tag, labels, network, noCache: false });
-    // A build served from the layer cache does not re-run the import check, so
-    // it prints no functions; build once more without the cache to learn them.
-    if (output.error === undefined && findLine(output.log, RESULT) === undefined) {
-      output = await this.deps.engine.buildImage(context, { tag: plan.tag, labels, network, noCache: true });
-    }
-    if (output.error !== undefined) throw buildFailure(output.log, output.error);
-    const result = parseLine(output.log, RESULT) as { functions?: string[] } | undefined;
-    if (!Array.isArray(result?.functions)) {
-      throw new BuildError('the image built but its import check printed no result', { output: tail(output.log) });
-    }
-    this.deps.log.info({ module: plan.pkg.module, tag: plan.tag, ms: Math.round(performance.now() - started) }, 'image built');
-    return { tag: plan.tag, version: plan.version, functions: result.functions };
+    const functions = await this.deps.backend.build(plan);
+    this.deps.log.info({ module: plan.pkg.module, tag: plan.tag, ms: Math.round(performance.now() - started) }, 'module built');
+    return { tag: plan.tag, version: plan.version, functions };
   }
-}
-
-function findLine(log: string, prefix: string): string | undefined {
-  return log.split('\n').find((line) => line.startsWith(prefix));
-}
-
-function parseLine(log: string, prefix: string): unknown {
-  const line = findLine(log, prefix);
-  if (line === undefined) return undefined;
-  try {
-    return JSON.parse(line.slice(prefix.length));
-  } catch {
-    return undefined;
-  }
-}
-
-function tail(log: string, lines = 30): string {
-  return log.trimEnd().split('\n').slice(-lines).join('\n');
-}
-
-/** Tells the user's fault (their code or requirements) from the platform's. */
-function buildFailure(log: string, engineError: string): Error {
-  const located = parseLine(log, ERROR) as
-    | { file: string | null; line: number | null; message: string; traceback: string }
-    | undefined;
-  if (located !== undefined) {
-    const where = located.file ? ` (${located.file}${located.line ? `, line ${located.line}` : ''})` : '';
-    return new BuildFailedError(`${located.message}${where}`, {
-      file: located.file,
-      line: located.line,
-      traceback: located.traceback,
-    });
-  }
-  const steps = log.split('\n').filter((line) => line.startsWith('Step '));
-  const lastStep = steps[steps.length - 1] ?? '';
-  if (lastStep.includes('pip install')) {
-    return new BuildFailedError(`installing requirements.txt failed: ${engineError}`, {
-      file: 'requirements.txt',
-      line: null,
-      step: 'requirements',
-      output: tail(log),
-    });
-  }
-  return new BuildError(`image build failed: ${engineError}`, { output: tail(log) });
 }
 
 /** Packages are kept in SQLite so a module can be rebuilt when its image is gone. */

@@ -1,5 +1,8 @@
 export { Builder, serializePackage, deserializePackage } from './build-image.js';
-export type { BuildPlan, BuiltImage, BuilderDeps } from './build-image.js';
+export type { BuildPlan, BuiltImage, BuilderDeps, BuildBackend } from './build-image.js';
+export { DockerBuild } from './docker-build.js';
+export { LocalBuild } from './local-build.js';
+export type { LocalRunner, LocalRun, LocalRunResult } from './local-runner.js';
 export { ensureBaseImage } from './base-image.js';
 export type { BaseImageOptions } from './base-image.js';
 export { readPackage } from './package-files.js';

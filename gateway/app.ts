@@ -13,6 +13,7 @@ import type { ModuleRegistry } from './module-registry.js';
 import { functionRoutes } from './routes/functions.js';
 import { healthRoutes } from './routes/health.js';
 import { moduleRoutes } from './routes/modules.js';
+import { systemRoutes } from './routes/system.js';
 import { describeSchemaErrors, type SchemaError } from './validation-errors.js';
 
 declare module 'fastify' {
@@ -90,6 +91,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       pools: deps.pools,
       maxUploadBytes: deps.config.limits.maxUploadBytes,
     });
+    await admin.register(systemRoutes, { registry: deps.registry, pools: deps.pools, version: deps.version });
   });
   return app;
 }

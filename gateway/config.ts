@@ -26,9 +26,24 @@ export interface Config {
     /** HEARTH_MAX_UPLOAD_BYTES: largest deploy upload. Default 50 MiB. */
     readonly maxUploadBytes: number;
   };
+  /**
+   * HEARTH_DRIVER: docker | process | auto. Default auto: Docker when an engine
+   * answers at start, otherwise the process driver (with a warning).
+   */
+  readonly driver: DriverChoice;
   readonly docker: {
     /** HEARTH_DOCKER_SOCKET: the engine's API socket. Default /var/run/docker.sock. */
     readonly socketPath: string;
+  };
+  readonly process: {
+    /** HEARTH_PYTHON: interpreter of the process driver. Default: python3 on PATH, else /usr/bin/python3 (the first the function user can run). */
+    readonly python: string | undefined;
+    /** HEARTH_SANDBOX: auto | bwrap | none. Default auto: bubblewrap when it works here. */
+    readonly sandbox: 'auto' | 'bwrap' | 'none';
+    /** HEARTH_PROCESS_UID_BASE: as root, builds run as this uid and instances as the next ones. Default 200000. */
+    readonly uidBase: number;
+    /** PATH, where python3 and bwrap are looked up. */
+    readonly searchPath: string;
   };
   readonly builder: {
     /** HEARTH_PYTHON_IMAGE: base image of function images. Default hearth/python:3.11 (built locally). */
@@ -49,6 +64,8 @@ export interface Config {
   /** HEARTH_SHUTDOWN_GRACE_MS: how long SIGTERM waits for in-flight calls. Default 10000. */
   readonly shutdownGraceMs: number;
 }
+
+export type DriverChoice = 'auto' | 'docker' | 'process';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -84,6 +101,14 @@ function optional(env: Env, name: string): string | undefined {
   return raw === undefined || raw === '' ? undefined : raw;
 }
 
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = text(env, name, fallback);
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name}: expected one of ${allowed.join('|')}, got ${JSON.stringify(raw)}`);
+  }
+  return raw as T;
+}
+
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 /** Builds the configuration from an environment (tests pass a plain object). */
@@ -109,7 +134,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       maxBodyBytes: int(env, 'HEARTH_MAX_BODY_BYTES', 6 * 1024 * 1024, 1024, 1024 ** 3),
       maxUploadBytes: int(env, 'HEARTH_MAX_UPLOAD_BYTES', 50 * 1024 * 1024, 1024, 4 * 1024 ** 3),
     },
+    driver: oneOf(env, 'HEARTH_DRIVER', ['auto', 'docker', 'process'] as const, 'auto'),
     docker: { socketPath: text(env, 'HEARTH_DOCKER_SOCKET', '/var/run/docker.sock') },
+    process: {
+      python: optional(env, 'HEARTH_PYTHON'),
+      sandbox: oneOf(env, 'HEARTH_SANDBOX', ['auto', 'bwrap', 'none'] as const, 'auto'),
+      uidBase: int(env, 'HEARTH_PROCESS_UID_BASE', 200_000, 1000, 4_000_000_000),
+      searchPath: text(env, 'PATH', '/usr/local/bin:/usr/bin:/bin'),
+    },
     builder: {
       pythonImage: text(env, 'HEARTH_PYTHON_IMAGE', 'hearth/python:3.11'),
       buildBaseImage: bool(env, 'HEARTH_BUILD_BASE_IMAGE', true),

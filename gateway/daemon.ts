@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { Builder, ensureBaseImage } from '../builder/index.js';
-import { createSystemClock, DockerDriver, PoolManager } from '../pool/index.js';
+import { Builder } from '../builder/index.js';
+import { createSystemClock, type Driver, PoolManager } from '../pool/index.js';
 import { loadPythonRuntime } from '../runtimes/index.js';
 import { openStore } from '../store/index.js';
 import { resolveAdminToken } from './admin-token.js';
 import { buildApp } from './app.js';
+import { selectEngine } from './driver-select.js';
 import type { Config } from './config.js';
 import { ModuleRegistry } from './module-registry.js';
 
@@ -18,7 +19,7 @@ export interface Daemon {
   readonly app: FastifyInstance;
   readonly registry: ModuleRegistry;
   readonly pools: PoolManager;
-  readonly driver: DockerDriver;
+  readonly driver: Driver;
   readonly daemonId: string;
   readonly adminToken: string;
   readonly adminTokenFile: string | undefined;
@@ -34,31 +35,11 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
   await mkdir(config.dataDir, { recursive: true });
   const daemonId = await loadDaemonId(config.dataDir);
   const runtime = await loadPythonRuntime();
-  const driver = new DockerDriver({
-    socketPath: config.docker.socketPath,
-    daemonId,
-    runDir: join(config.dataDir, 'run'),
-    user: config.pool.instanceUser,
-    log: log.child({ part: 'docker' }),
-  });
-  const engine = await driver.ping();
-  log.info({ engine, daemonId }, 'Docker engine answers');
-  const orphans = await driver.removeOrphans();
-  if (orphans > 0) log.info({ orphans }, 'removed containers left by an earlier run');
-  const projectRoot = dirname(dirname(dirname(runtime.path)));
-  await ensureBaseImage(
-    driver,
-    {
-      image: config.builder.pythonImage,
-      build: config.builder.buildBaseImage,
-      script: join(projectRoot, 'scripts', 'build-base-image.sh'),
-    },
-    log.child({ part: 'builder' }),
-  );
+  const { driver, backend } = await selectEngine(config, daemonId, runtime, log);
 
   const store = openStore(join(config.dataDir, 'hearth.db'));
   const pools = new PoolManager({ driver, clock: createSystemClock(), log: log.child({ part: 'pool' }), maxInstances: config.pool.maxInstances });
-  const builder = new Builder({ engine: driver, runtime, baseImage: config.builder.pythonImage, log: log.child({ part: 'builder' }) });
+  const builder = new Builder({ backend, runtime, log: log.child({ part: 'builder' }) });
   const registry = new ModuleRegistry({
     store,
     builder,

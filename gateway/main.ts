@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   } catch (err) {
     const e = err as { code?: string; message?: string };
     // Known start-up failures get one clear line; anything else its stack.
-    if (e.code === 'ENGINE_UNAVAILABLE' || e.code === 'BASE_IMAGE_MISSING' || e.code === 'CONFIG_INVALID') log.fatal(e.message);
+    if (['ENGINE_UNAVAILABLE', 'BASE_IMAGE_MISSING', 'CONFIG_INVALID', 'PROCESS_HOST_UNUSABLE'].includes(e.code ?? '')) log.fatal(e.message);
     else log.fatal({ err }, 'hearth failed to start');
     process.exitCode = 1;
     return;

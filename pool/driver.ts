@@ -1,6 +1,7 @@
 /**
  * How the pool starts and stops instances. Owned here, by its consumer; the
- * Docker driver (drivers/docker.ts) implements it, a fake does in unit tests.
+ * Docker driver (drivers/docker.ts) and the process driver (drivers/process.ts)
+ * implement it, a fake does in unit tests.
  */
 export interface InstanceSpec {
   readonly module: string;
@@ -17,6 +18,8 @@ export interface InstanceSpec {
 /** Why an instance stopped. */
 export interface ExitInfo {
   readonly exitCode: number | null;
+  /** The signal that ended it, when one did (the process driver reports it; Docker folds it into 128+n). */
+  readonly signal?: string | null;
   readonly oomKilled: boolean;
   /** The last lines the instance printed (an import error, a crash message). */
   readonly logs: string;
@@ -31,8 +34,31 @@ export interface InstanceHandle {
   readonly exited: Promise<ExitInfo>;
 }
 
+/** An instance as the driver sees it, independent of any pool (tests and /system/info count these). */
+export interface DriverInstance {
+  readonly id: string;
+  readonly module: string;
+  /** running, paused, or another engine state (created, exited) while it goes. */
+  readonly state: string;
+  /** The host pid leading the instance's process group (process driver only). */
+  readonly pid?: number;
+}
+
+/** What the driver runs and which of DESIGN.md section 7's defaults it enforces (GET /system/info). */
+export interface DriverInfo {
+  readonly name: string;
+  /** The engine or interpreter, with its version. */
+  readonly runtime: string;
+  readonly sandbox: string;
+  readonly enforced: readonly string[];
+  readonly notEnforced: readonly string[];
+}
+
 export interface Driver {
   readonly name: string;
+  describe(): DriverInfo;
+  /** This daemon's instances, optionally of one module. */
+  listInstances(module?: string): Promise<DriverInstance[]>;
   /** Creates and starts an instance; it is not healthy yet. */
   start(spec: InstanceSpec): Promise<InstanceHandle>;
   /** Asks the instance to stop (SIGTERM), kills it after `graceMs`, and removes it. */

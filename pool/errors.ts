@@ -13,17 +13,21 @@ export class InstanceCrashedError extends Error {
   readonly code = 'INSTANCE_CRASHED';
   constructor(
     message: string,
-    readonly details: { readonly exitCode: number | null; readonly oomKilled: boolean; readonly logs: string },
+    readonly details: ExitInfo,
   ) {
     super(message);
   }
 
   static fromExit(exit: ExitInfo): InstanceCrashedError {
-    const how = exit.oomKilled
-      ? `was killed for exceeding its memory limit (OOM, exit code ${exit.exitCode ?? 'unknown'})`
-      : `exited with code ${exit.exitCode ?? 'unknown'}`;
-    return new InstanceCrashedError(`the instance ${how} during the call`, exit);
+    return new InstanceCrashedError(`the instance ${describeExit(exit)} during the call`, exit);
   }
+}
+
+/** "exited with code 3", "was killed by SIGKILL", "was killed for exceeding its memory limit (OOM, …)". */
+export function describeExit(exit: ExitInfo): string {
+  if (exit.oomKilled) return `was killed for exceeding its memory limit (OOM, exit code ${exit.exitCode ?? 'unknown'})`;
+  if (exit.signal !== undefined && exit.signal !== null) return `was killed by ${exit.signal}`;
+  return `exited with code ${exit.exitCode ?? 'unknown'}`;
 }
 
 /** An instance failed to start or to answer its health check; it is never reused. */

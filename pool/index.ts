@@ -8,7 +8,7 @@ export { Instance } from './instance.js';
 export { createSystemClock } from './clock.js';
 export type { Clock } from './clock.js';
 export type { InstanceState } from './instance-state.js';
-export type { Driver, InstanceSpec, InstanceHandle, ExitInfo } from './driver.js';
+export type { Driver, DriverInfo, DriverInstance, InstanceSpec, InstanceHandle, ExitInfo } from './driver.js';
 export { DockerDriver } from './drivers/docker.js';
 export type { DockerDriverOptions } from './drivers/docker.js';
 export {
@@ -22,3 +22,7 @@ export {
   ProtocolError,
   QueueTimeoutError,
 } from './errors.js';
+export { ProcessDriver } from './drivers/process.js';
+export type { ProcessDriverOptions } from './drivers/process.js';
+export { detectProcessHost, ProcessHostError } from './drivers/process-host.js';
+export type { ProcessHost, SandboxMode } from './drivers/process-host.js';

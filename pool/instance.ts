@@ -3,6 +3,7 @@ import { Pool as HttpPool } from 'undici';
 import type { ExitInfo, InstanceHandle } from './driver.js';
 import { RuntimeReply } from './runtime-reply.js';
 import {
+  describeExit,
   FunctionNotFoundError,
   InstanceCrashedError,
   InstanceStartError,
@@ -134,7 +135,7 @@ function startFailure(exit: ExitInfo): InstanceStartError {
       // fall through to the generic message
     }
   }
-  const how = exit.oomKilled ? 'was killed for exceeding its memory limit' : `exited with code ${exit.exitCode ?? 'unknown'}`;
+  const how = describeExit(exit);
   const last = exit.logs.trim().split('\n').slice(-3).join(' | ');
   return new InstanceStartError(`the instance ${how} before it was ready${last ? `: ${last}` : ''}`, { logs: exit.logs });
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
-import type { Driver, InstanceSpec } from './driver.js';
+import type { Driver, InstanceSpec, DriverInfo } from './driver.js';
 import { PoolClosedError } from './errors.js';
 import { InstanceBudget } from './instance-budget.js';
 import { ModulePool, type InvokeOutcome } from './module-pool.js';
@@ -31,6 +31,11 @@ export class PoolManager {
 
   get driverName(): string {
     return this.deps.driver.name;
+  }
+
+  /** The driver, its sandbox, and what it does and does not enforce. */
+  driverInfo(): DriverInfo {
+    return this.deps.driver.describe();
   }
 
   /** Creates the module's pool (prewarming minWarm), or applies new code/settings to the live one. */

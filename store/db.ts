@@ -1,3 +1,4 @@
+import { chmodSync, closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
 export type Db = Database.Database;
@@ -27,6 +28,10 @@ const MIGRATIONS: readonly string[] = [
 
 /** Opens (creating if needed) the database file in WAL mode and migrates it. */
 export function openDatabase(file: string): Db {
+  // Owner-only: function processes may traverse the data dir. SQLite gives the
+  // -wal and -shm files the database file's mode.
+  closeSync(openSync(file, 'a', 0o600));
+  chmodSync(file, 0o600);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   // With WAL, NORMAL loses no committed transaction on a process crash (only on power loss).

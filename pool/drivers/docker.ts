@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
-import type { Driver, ExitInfo, InstanceHandle, InstanceSpec } from '../driver.js';
+import type { Driver, DriverInfo, DriverInstance, ExitInfo, InstanceHandle, InstanceSpec } from '../driver.js';
 import { EngineUnavailableError } from '../errors.js';
 
 export interface DockerDriverOptions {
@@ -42,14 +42,41 @@ export class DockerDriver implements Driver {
     }
   }
 
+  private engine = 'unknown';
+
   /** Resolves with the engine's version when it answers; EngineUnavailableError otherwise. */
   async ping(): Promise<string> {
     try {
       const version = await this.docker.version();
-      return `${version.Version} (API ${version.ApiVersion})`;
+      this.engine = `Docker ${version.Version} (API ${version.ApiVersion})`;
+      return this.engine;
     } catch (err) {
       throw engineError(err, this.options.socketPath);
     }
+  }
+
+  describe(): DriverInfo {
+    return {
+      name: this.name,
+      runtime: this.engine,
+      sandbox: 'container',
+      enforced: [
+        `runs as ${this.options.user}, never root, all capabilities dropped, no-new-privileges`,
+        'read-only root file system, private /tmp (64 MiB)',
+        'no network unless the module sets network: true',
+        'memory (memoryMb, no swap), cpus and pids limits (cgroups)',
+        'environment limited to what the module declares',
+      ],
+      notEnforced: [],
+    };
+  }
+
+  async listInstances(module?: string): Promise<DriverInstance[]> {
+    const containers = await this.listContainers({
+      'hearth.daemon': this.options.daemonId,
+      ...(module === undefined ? {} : { 'hearth.module': module }),
+    });
+    return containers.map((c) => ({ id: c.Id, module: c.Labels['hearth.module'] ?? '', state: c.State }));
   }
 
   async start(spec: InstanceSpec): Promise<InstanceHandle> {

@@ -8,6 +8,12 @@ Three modes, all run by the image hearth builds for a module:
                                       import the module, then serve the container
                                       protocol (DESIGN.md section 3) on a Unix socket
 
+`--deps DIR` names where requirements were installed (default /opt/hearth/deps).
+The process driver runs the same file as a local process; it asks, through the
+environment, for limits a container would otherwise enforce:
+HEARTH_MEMORY_LIMIT_MB (RLIMIT_AS), HEARTH_MAX_PROCS (RLIMIT_NPROC) and
+HEARTH_DIE_WITH_PARENT (a parent-death signal), all set before the module is imported.
+
 Build-time results are printed as one line `HEARTH_RESULT {json}` or
 `HEARTH_ERROR {json}` so the builder can turn a syntax or import error into a
 400 naming the file and line. In serve mode an import error is printed the same
@@ -29,11 +35,12 @@ import types
 # Imports are kept to what serving needs: every millisecond of them is paid by
 # each cold start (http.server alone, with http.client/ssl/email, costs ~23 ms).
 
-RUNTIME_VERSION = "2"
+RUNTIME_VERSION = "3"
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEPS_DIR = "/opt/hearth/deps"
 # Per-call captured output is bounded so one chatty call cannot exhaust memory.
 MAX_LOG_CHARS = int(os.environ.get("HEARTH_MAX_LOG_CHARS", "262144"))
+MEMORY_LIMIT_MB = int(os.environ.get("HEARTH_MEMORY_LIMIT_MB", "0") or "0")
 TRUNCATED_MARKER = "\n[hearth: logs truncated]\n"
 
 
@@ -95,15 +102,15 @@ def compile_tree(code_dir):
     return 0
 
 
-def import_module(name, code_dir):
+def import_module(name, code_dir, deps_dir=DEPS_DIR):
     if not NAME_RE.match(name):
         raise ValueError("invalid module name %r" % name)
     # A module named like the standard library would silently import the stdlib one.
     if name in sys.stdlib_module_names or name in sys.builtin_module_names:
         raise ImportError("module name %r shadows a Python standard library module; pick another name" % name)
     sys.path.insert(0, code_dir)
-    if os.path.isdir(DEPS_DIR):
-        sys.path.insert(1, DEPS_DIR)
+    if os.path.isdir(deps_dir):
+        sys.path.insert(1, deps_dir)
     import importlib
 
     return importlib.import_module(name)
@@ -199,9 +206,12 @@ class Invoker:
                 result = asyncio.run(result)
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - whatever the handler raised is its result
             logs = self.output.end()
+            message = str(exc)
+            if isinstance(exc, MemoryError) and MEMORY_LIMIT_MB:
+                message = "the handler ran out of memory: the module's limit is %d MiB (config memoryMb)" % MEMORY_LIMIT_MB
             return 200, {
                 "ok": False,
-                "error": {"type": type(exc).__name__, "message": str(exc), "traceback": self.traceback(exc)},
+                "error": {"type": type(exc).__name__, "message": message, "traceback": self.traceback(exc)},
                 "logs": logs,
                 "durationMs": round((time.perf_counter() - started) * 1000, 3),
             }
@@ -321,11 +331,36 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     request_queue_size = 128
 
 
+def apply_process_limits():
+    """Limits for a process that no container bounds; set before the module's code runs."""
+    if os.environ.get("HEARTH_DIE_WITH_PARENT") == "1":
+        import ctypes
+
+        parent = os.getppid()
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+        # The parent may have died before prctl took effect.
+        if parent == 1 or os.getppid() != parent:
+            os._exit(1)
+    if MEMORY_LIMIT_MB or os.environ.get("HEARTH_MAX_PROCS"):
+        import resource
+
+        if MEMORY_LIMIT_MB:
+            # Address space, not RSS: keep thread stacks small so threads do not eat the budget.
+            threading.stack_size(1024 * 1024)
+            limit = MEMORY_LIMIT_MB * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        procs = int(os.environ.get("HEARTH_MAX_PROCS") or "0")
+        if procs:
+            resource.setrlimit(resource.RLIMIT_NPROC, (procs, procs))
+
+
 def serve(args):
     output = CallOutput()
     real_stdout, real_stderr = sys.stdout, sys.stderr
+    apply_process_limits()
     try:
-        module = import_module(args.module, args.code)
+        module = import_module(args.module, args.code, args.deps)
     except BaseException as exc:  # noqa: BLE001 - any import failure ends the start
         emit("HEARTH_ERROR", describe_error(exc, args.code), real_stderr)
         return 1
@@ -357,8 +392,9 @@ def serve(args):
 
 
 def check(args):
+    apply_process_limits()
     try:
-        module = import_module(args.module, args.code)
+        module = import_module(args.module, args.code, args.deps)
     except BaseException as exc:  # noqa: BLE001
         emit("HEARTH_ERROR", describe_error(exc, args.code))
         return 1
@@ -366,7 +402,7 @@ def check(args):
     return 0
 
 
-USAGE = "usage: hearth_runtime.py {compile|check|serve} --code DIR [--module NAME] [--socket PATH]"
+USAGE = "usage: hearth_runtime.py {compile|check|serve} --code DIR [--module NAME] [--socket PATH] [--deps DIR]"
 
 
 class Args:
@@ -374,12 +410,12 @@ class Args:
         # A hand-rolled parser: argparse costs every cold start ~9 ms of imports.
         if not argv or argv[0] not in ("compile", "check", "serve"):
             raise SystemExit(USAGE)
-        self.mode, self.code, self.module, self.socket = argv[0], None, None, "/run/hearth/fn.sock"
+        self.mode, self.code, self.module, self.socket, self.deps = argv[0], None, None, "/run/hearth/fn.sock", DEPS_DIR
         rest = argv[1:]
         if len(rest) % 2:
             raise SystemExit(USAGE)
         for flag, value in zip(rest[::2], rest[1::2]):
-            if flag not in ("--code", "--module", "--socket"):
+            if flag not in ("--code", "--module", "--socket", "--deps"):
                 raise SystemExit("unknown option %s\n%s" % (flag, USAGE))
             setattr(self, flag[2:], value)
         if self.code is None or (self.mode != "compile" and self.module is None):

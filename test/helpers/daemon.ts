@@ -5,6 +5,8 @@ import type { Test } from 'tap';
 import { loadConfig } from '../../gateway/config.js';
 import { createDaemon, type Daemon } from '../../gateway/daemon.js';
 import { createLogger } from '../../gateway/logger.js';
+import type { DriverInstance } from '../../pool/index.js';
+import type { DriverName } from './drivers.js';
 
 export { eventually } from './eventually.js';
 
@@ -22,8 +24,8 @@ export interface TestDaemon {
   call(module: string, fn: string, event?: unknown): Promise<Response>;
   /** Closes the daemon (idempotent); the data dir stays until the test ends. */
   close(): Promise<void>;
-  /** The daemon's containers (all states), optionally of one module, straight from the engine. */
-  containers(module?: string): Promise<{ Id: string; State: string }[]>;
+  /** The daemon's instances (all states), optionally of one module, straight from the driver (the engine, for Docker). */
+  instances(module?: string): Promise<DriverInstance[]>;
 }
 
 export async function makeDataDir(t: Test): Promise<string> {
@@ -33,8 +35,11 @@ export async function makeDataDir(t: Test): Promise<string> {
   return dir;
 }
 
-/** A real daemon (real Docker, real SQLite file) on a free loopback port. */
-export async function startDaemon(t: Test, options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<TestDaemon> {
+/** A real daemon (real Docker or local processes, real SQLite file) on a free loopback port. */
+export async function startDaemon(
+  t: Test,
+  options: { dataDir?: string; env?: Record<string, string>; driver?: DriverName } = {},
+): Promise<TestDaemon> {
   const dataDir = options.dataDir ?? (await makeDataDir(t));
   const config = loadConfig({
     HEARTH_DATA_DIR: dataDir,
@@ -42,6 +47,7 @@ export async function startDaemon(t: Test, options: { dataDir?: string; env?: Re
     HEARTH_ADMIN_TOKEN: ADMIN_TOKEN,
     HEARTH_LOG_LEVEL: process.env.HEARTH_TEST_LOG_LEVEL ?? 'silent',
     HEARTH_SHUTDOWN_GRACE_MS: '3000',
+    HEARTH_DRIVER: options.driver ?? 'docker',
     ...options.env,
   });
   const daemon = await createDaemon(config, createLogger(config.logLevel));
@@ -73,7 +79,6 @@ export async function startDaemon(t: Test, options: { dataDir?: string; env?: Re
         method: 'POST',
         ...(event === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) }),
       }),
-    containers: (module) =>
-      daemon.driver.listContainers({ 'hearth.daemon': daemon.daemonId, ...(module === undefined ? {} : { 'hearth.module': module }) }),
+    instances: (module) => daemon.driver.listInstances(module),
   };
 }

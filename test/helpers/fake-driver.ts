@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Driver, ExitInfo, InstanceHandle, InstanceSpec } from '../../pool/index.js';
+import type { Driver, DriverInfo, DriverInstance, ExitInfo, InstanceHandle, InstanceSpec } from '../../pool/index.js';
 
 /** How a fake instance behaves. */
 export interface FakeBehaviour {
@@ -31,6 +31,14 @@ export class FakeDriver implements Driver {
   behaviour: FakeBehaviour = {};
   private dir: string | undefined;
   private next = 0;
+
+  describe(): DriverInfo {
+    return { name: 'fake', runtime: 'in-process', sandbox: 'none', enforced: [], notEnforced: [] };
+  }
+
+  async listInstances(): Promise<DriverInstance[]> {
+    return [...this.instances.entries()].map(([id, i]) => ({ id, module: 'fake', state: i.paused ? 'paused' : 'running' }));
+  }
 
   async start(spec: InstanceSpec): Promise<InstanceHandle> {
     this.ops.push(`start ${spec.version}`);

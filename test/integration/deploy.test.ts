@@ -2,8 +2,8 @@ import { gzipSync } from 'node:zlib';
 import { strToU8, zipSync } from 'fflate';
 import t from 'tap';
 import tar from 'tar-stream';
-import { requireDocker } from '../helpers/docker.js';
 import { startDaemon } from '../helpers/daemon.js';
+import { eachDriver } from '../helpers/drivers.js';
 
 // Deploy: JSON and multipart uploads, build errors, content-addressed rebuilds, removal.
 
@@ -30,8 +30,8 @@ function wheel(): Uint8Array {
   });
 }
 
-if (await requireDocker(t)) {
-  const d = await startDaemon(t);
+eachDriver(t, async (t, driver) => {
+  const d = await startDaemon(t, { driver });
 
   t.test('deploy → invoke: the original design example answers hello', async (t) => {
     const res = await d.deploy('my_module', HELLO);
@@ -40,7 +40,8 @@ if (await requireDocker(t)) {
     t.match(record, {
       name: 'my_module',
       version: /^[0-9a-f]{12}$/,
-      image: /^hearth\/my-module:[0-9a-f]{12}$/,
+      // A Docker image, or the process driver's build folder, both named by the content hash.
+      image: driver === 'docker' ? /^hearth\/my-module:[0-9a-f]{12}$/ : /\/builds\/my_module-[0-9a-f]{12}$/,
       functions: ['my_function'],
       built: true,
       config: { memoryMb: 256, network: false, paramsIn: 'event' },
@@ -125,6 +126,18 @@ if (await requireDocker(t)) {
     t.match(await res.json(), { error: { code: 'BUILD_FAILED', file: 'requirements.txt', message: /installing requirements.txt failed/ } });
   });
 
+  t.test('requirements from an index this host cannot reach are a 400 that says so', async (t) => {
+    const zip = zipSync({
+      'reqnet.py': strToU8('def f(event, context):\n    return 1\n'),
+      'requirements.txt': strToU8('hello_dep==1.0\n'),
+    });
+    const form = new FormData();
+    form.append('file', new Blob([zip]), 'reqnet.zip');
+    const res = await d.request('/system/modules/reqnet', { method: 'PUT', admin: true, body: form });
+    t.equal(res.status, 400);
+    t.match(await res.json(), { error: { code: 'BUILD_FAILED', file: 'requirements.txt', message: /package index is unreachable/ } });
+  });
+
   t.test('multipart: a .tar.gz package wrapped in a folder', async (t) => {
     const data = await tarGz({ 'tgz_mod-1.0/tgz_mod.py': 'from helpers import twice\n\ndef run(event, context):\n    return twice(event["n"])\n', 'tgz_mod-1.0/helpers.py': 'def twice(n):\n    return 2 * n\n' });
     const form = new FormData();
@@ -191,10 +204,10 @@ if (await requireDocker(t)) {
   t.test('delete removes the module and its containers', async (t) => {
     await d.deploy('doomed', 'def f(event, context):\n    return 1\n');
     t.equal((await d.call('doomed', 'f')).status, 200);
-    t.equal((await d.containers('doomed')).length, 1, 'one warm container');
+    t.equal((await d.instances('doomed')).length, 1, 'one warm container');
     const del = await d.request('/system/modules/doomed', { method: 'DELETE', admin: true });
     t.equal(del.status, 204);
-    t.equal((await d.containers('doomed')).length, 0, 'no container left, by label');
+    t.equal((await d.instances('doomed')).length, 0, 'no container left, by label');
     t.equal((await d.call('doomed', 'f')).status, 404);
     t.equal((await d.request('/system/modules/doomed', { method: 'DELETE', admin: true })).status, 404);
   });
@@ -205,4 +218,4 @@ if (await requireDocker(t)) {
     t.same(results.map((r) => r.status).sort(), [200, 200, 201], 'exactly one created it');
     t.same(await (await d.call('serial', 'which')).json(), 3, 'the last deploy wins');
   });
-}
+});

@@ -1,27 +1,30 @@
 import Docker from 'dockerode';
 import t from 'tap';
-import { requireDocker } from '../helpers/docker.js';
 import { eventually, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { eachDriver } from '../helpers/drivers.js';
 
-// The warm pool on the real engine: containers are counted through the Docker API by label.
+// The warm pool on both drivers: instances are counted through the driver
+// (the Docker API by label, or the process driver's live processes).
 
+// INSTANCE is drawn once per process: it tells instances apart under either driver.
 const SLEEPER = `import os, time
+INSTANCE = os.urandom(8).hex()
 
 def nap(event, context):
     time.sleep(event.get("s", 0))
-    return {"pid": os.getpid(), "host": os.uname().nodename}
+    return {"pid": os.getpid(), "instance": INSTANCE}
 `;
 
 const running = async (d: TestDaemon, module: string): Promise<string[]> =>
-  (await d.containers(module)).filter((c) => c.State === 'running').map((c) => c.Id);
+  (await d.instances(module)).filter((c) => c.state === 'running').map((c) => c.id);
 
 async function pool(d: TestDaemon, module: string): Promise<Record<string, unknown> & { byState: Record<string, number> }> {
   const record = (await (await d.request(`/system/modules/${module}`, { admin: true })).json()) as { pool: never };
   return record.pool;
 }
 
-if (await requireDocker(t)) {
-  const d = await startDaemon(t);
+eachDriver(t, async (t, driver) => {
+  const d = await startDaemon(t, { driver });
 
   t.test('prewarm: minWarm instances start after deploy, and a call pays no cold start', async (t) => {
     t.equal((await d.deploy('warm', SLEEPER, { minWarm: 2 })).status, 201);
@@ -39,7 +42,7 @@ if (await requireDocker(t)) {
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        peak = Math.max(peak, (await d.containers('burst')).length);
+        peak = Math.max(peak, (await d.instances('burst')).length);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     })();
@@ -47,7 +50,7 @@ if (await requireDocker(t)) {
     sampling = false;
     await sampler;
     t.same(results.map((r) => r.status), Array(12).fill(200), 'every call served');
-    const hosts = new Set(await Promise.all(results.map(async (r) => ((await r.json()) as { host: string }).host)));
+    const hosts = new Set(await Promise.all(results.map(async (r) => ((await r.json()) as { instance: string }).instance)));
     t.equal(hosts.size, 3, 'spread over three instances');
     t.ok(peak <= 3, `peak containers ${peak} <= 3`);
     t.match(await pool(d, 'burst'), { coldStarts: 3, served: 12 });
@@ -58,7 +61,7 @@ if (await requireDocker(t)) {
     await Promise.all([d.call('sleepy_zero', 'nap', { s: 0.3 }), d.call('sleepy_zero', 'nap', { s: 0.3 })]);
     t.equal((await running(d, 'sleepy_zero')).length, 2);
     const idleSince = Date.now();
-    await eventually(async () => (await d.containers('sleepy_zero')).length === 0, 8000, 'no container');
+    await eventually(async () => (await d.instances('sleepy_zero')).length === 0, 8000, 'no container');
     const took = Date.now() - idleSince;
     t.ok(took >= 900, `not before the idle timeout (${took} ms)`);
     t.ok(took < 3000, `within ~1 s of it (${took} ms)`);
@@ -72,20 +75,20 @@ if (await requireDocker(t)) {
     t.equal(scaled.status, 200);
     await eventually(async () => (await running(d, 'sleepy_zero')).length === 1, 10_000, 'one warm instance');
     await Promise.all([d.call('sleepy_zero', 'nap', { s: 0.3 }), d.call('sleepy_zero', 'nap', { s: 0.3 })]);
-    await eventually(async () => (await d.containers('sleepy_zero')).length === 1, 8000, 'back down to minWarm');
+    await eventually(async () => (await d.instances('sleepy_zero')).length === 1, 8000, 'back down to minWarm');
     t.equal((await running(d, 'sleepy_zero')).length, 1);
   });
 
   t.test('freeze/thaw: an idle instance is paused and thawed by the next call', async (t) => {
     t.equal((await d.deploy('frozen', SLEEPER, { pauseAfterMs: 300 })).status, 201);
     const first = (await (await d.call('frozen', 'nap')).json()) as { pid: number; host: string };
-    await eventually(async () => (await d.containers('frozen'))[0]?.State === 'paused', 5000, 'the container to be paused');
+    await eventually(async () => (await d.instances('frozen'))[0]?.state === 'paused', 5000, 'the container to be paused');
     t.equal((await pool(d, 'frozen')).byState.paused, 1);
     const res = await d.call('frozen', 'nap');
     t.equal(res.status, 200);
     t.equal(res.headers.get('x-hearth-cold-start'), '0', 'a thaw is not a cold start');
     t.same(await res.json(), first, 'the same process served it');
-    t.equal((await d.containers('frozen'))[0]?.State, 'running');
+    t.equal((await d.instances('frozen'))[0]?.state, 'running');
   });
 
   t.test('backpressure: a full queue answers 429 with Retry-After', async (t) => {
@@ -106,7 +109,9 @@ if (await requireDocker(t)) {
 
   t.test('healing: a killed instance is replaced up to minWarm', async (t) => {
     const [before] = await running(d, 'warm');
-    await new Docker().getContainer(before ?? '').kill();
+    const [victim] = (await d.instances('warm')).filter((i) => i.id === before);
+    if (driver === 'docker') await new Docker().getContainer(before ?? '').kill();
+    else process.kill(-(victim?.pid ?? 0), 'SIGKILL');
     await eventually(
       async () => {
         const now = await running(d, 'warm');
@@ -122,14 +127,14 @@ if (await requireDocker(t)) {
     const v1 = 'import time\n\ndef which(event, context):\n    time.sleep(event.get("s", 0))\n    return "v1"\n';
     t.equal((await d.deploy('rolling', v1)).status, 201);
     await d.call('rolling', 'which');
-    const [old] = await d.containers('rolling');
+    const [old] = await d.instances('rolling');
     const inFlight = d.call('rolling', 'which', { s: 1.5 });
     await eventually(async () => (await pool(d, 'rolling')).byState.busy === 1, 5000, 'v1 busy');
     t.equal((await d.deploy('rolling', 'def which(event, context):\n    return "v2"\n')).status, 200);
     t.same(await (await d.call('rolling', 'which')).json(), 'v2', 'the next call runs v2');
     t.match(await pool(d, 'rolling'), { byState: { draining: 1 } });
     t.same(await (await inFlight).json(), 'v1', 'the in-flight call finished on v1');
-    await eventually(async () => !(await d.containers('rolling')).some((c) => c.Id === old?.Id), 10_000, 'the v1 container to go');
+    await eventually(async () => !(await d.instances('rolling')).some((c) => c.id === old?.id), 10_000, 'the v1 container to go');
   });
 
   t.test('admin scaling is validated', async (t) => {
@@ -170,15 +175,15 @@ if (await requireDocker(t)) {
   });
 
   t.test('HEARTH_MAX_INSTANCES caps instances across modules', async (t) => {
-    const capped = await startDaemon(t, { env: { HEARTH_MAX_INSTANCES: '2' } });
+    const capped = await startDaemon(t, { driver, env: { HEARTH_MAX_INSTANCES: '2' } });
     t.equal((await capped.deploy('cap_a', SLEEPER, { minWarm: 2 })).status, 201);
     t.equal((await capped.deploy('cap_b', SLEEPER, { minWarm: 2 })).status, 201);
-    await eventually(async () => (await capped.containers()).length === 2, 10_000, 'two containers');
+    await eventually(async () => (await capped.instances()).length === 2, 10_000, 'two containers');
     const call = capped.call('cap_b', 'nap');
     const overview = (await (await capped.request('/system/pools', { admin: true })).json()) as { instances: number };
     t.equal(overview.instances, 2);
-    t.equal((await capped.containers()).length, 2, 'never more than the cap');
+    t.equal((await capped.instances()).length, 2, 'never more than the cap');
     await capped.request('/system/modules/cap_a', { method: 'DELETE', admin: true });
     t.equal((await call).status, 200, 'a freed unit lets the other module serve');
   });
-}
+});

@@ -1,16 +1,16 @@
 import t from 'tap';
-import { requireDocker } from '../helpers/docker.js';
 import { eventually, makeDataDir, startDaemon } from '../helpers/daemon.js';
+import { eachDriver } from '../helpers/drivers.js';
 
 // Persistence and lifecycle: modules survive a restart, a crashed run's
 // containers are removed at the next start, shutdown removes every container.
 
 const SOURCE = 'def hello(event, context):\n    return "still here"\n';
 
-if (await requireDocker(t)) {
+eachDriver(t, async (t, driver) => {
   t.test('after a restart every deployed module answers again, without a rebuild', async (t) => {
     const dataDir = await makeDataDir(t);
-    const first = await startDaemon(t, { dataDir });
+    const first = await startDaemon(t, { driver, dataDir });
     t.equal((await first.deploy('persist', SOURCE, { memoryMb: 96 })).status, 201);
     t.equal((await first.call('persist', 'hello')).status, 200);
     const scaled = await first.request('/system/modules/persist/scale', {
@@ -21,9 +21,9 @@ if (await requireDocker(t)) {
     });
     t.equal(scaled.status, 200);
     await first.close();
-    t.equal((await first.containers()).length, 0, 'a clean shutdown leaves no container');
+    t.equal((await first.instances()).length, 0, 'a clean shutdown leaves no container');
 
-    const second = await startDaemon(t, { dataDir });
+    const second = await startDaemon(t, { driver, dataDir });
     t.equal(second.daemon.daemonId, first.daemon.daemonId, 'the daemon id is kept in the data dir');
     const call = await second.call('persist', 'hello');
     t.equal(call.status, 200);
@@ -36,11 +36,11 @@ if (await requireDocker(t)) {
 
   t.test('after a restart minWarm instances are started again without a call', async (t) => {
     const dataDir = await makeDataDir(t);
-    const first = await startDaemon(t, { dataDir });
+    const first = await startDaemon(t, { driver, dataDir });
     t.equal((await first.deploy('prewarmed', SOURCE, { minWarm: 2 })).status, 201);
     await first.close();
-    const second = await startDaemon(t, { dataDir });
-    await eventually(async () => (await second.containers('prewarmed')).filter((c) => c.State === 'running').length === 2, 15_000, 'two containers');
+    const second = await startDaemon(t, { driver, dataDir });
+    await eventually(async () => (await second.instances('prewarmed')).filter((c) => c.state === 'running').length === 2, 15_000, 'two containers');
     await eventually(
       async () => ((await (await second.request('/system/modules/prewarmed', { admin: true })).json()) as { pool: { byState: { idle: number } } }).pool.byState.idle === 2,
       15_000,
@@ -52,22 +52,34 @@ if (await requireDocker(t)) {
 
   t.test("containers a crashed run left behind are removed at start", async (t) => {
     const dataDir = await makeDataDir(t);
-    const crashed = await startDaemon(t, { dataDir });
+    const crashed = await startDaemon(t, { driver, dataDir });
     t.equal((await crashed.deploy('orphan', SOURCE)).status, 201);
     await crashed.call('orphan', 'hello');
-    const left = await crashed.containers();
+    const left = await crashed.instances();
     t.equal(left.length, 1);
     // A crash: the HTTP server and database go away, the pool never removes its containers.
     await crashed.daemon.app.close();
 
-    const next = await startDaemon(t, { dataDir });
-    const now = await next.containers();
-    t.notOk(now.some((c) => c.Id === left[0]?.Id), "the crashed run's container is gone");
+    const next = await startDaemon(t, { driver, dataDir });
+    const now = await next.instances();
+    t.notOk(now.some((c) => c.id === left[0]?.id), "the crashed run's container is gone");
+    if (driver === 'process') {
+      // The crashed run's processes are still this test process's children: only the cleanup ends them.
+      const pid = left[0]?.pid ?? 0;
+      await eventually(async () => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      }, 5000, "the crashed run's process to be killed");
+    }
     t.equal((await next.call('orphan', 'hello')).status, 200);
   });
 
   t.test('shutdown lets an in-flight call finish, then removes the containers', async (t) => {
-    const d = await startDaemon(t);
+    const d = await startDaemon(t, { driver });
     t.equal((await d.deploy('slowish', 'import time\n\ndef nap(event, context):\n    time.sleep(1)\n    return "done"\n')).status, 201);
     await d.call('slowish', 'nap');
     const pending = d.call('slowish', 'nap');
@@ -77,6 +89,6 @@ if (await requireDocker(t)) {
     t.equal(res.status, 200, 'the in-flight call completed');
     t.same(await res.json(), 'done');
     await closing;
-    t.equal((await d.containers()).length, 0);
+    t.equal((await d.instances()).length, 0);
   });
-}
+});

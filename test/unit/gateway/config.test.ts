@@ -53,3 +53,15 @@ t.test('bad values name the variable, what was expected and what was given', asy
     t.throws(() => loadConfig(env), { code: 'CONFIG_INVALID', message }, JSON.stringify(env));
   }
 });
+
+t.test('driver choice and process driver settings', async (t) => {
+  const defaults = loadConfig({}, '/x');
+  t.equal(defaults.driver, 'auto');
+  t.same(defaults.process, { python: undefined, sandbox: 'auto', uidBase: 200_000, searchPath: '/usr/local/bin:/usr/bin:/bin' });
+  const set = loadConfig({ HEARTH_DRIVER: 'process', HEARTH_SANDBOX: 'none', HEARTH_PYTHON: '/opt/py/bin/python3', HEARTH_PROCESS_UID_BASE: '300000', PATH: '/a:/b' }, '/x');
+  t.equal(set.driver, 'process');
+  t.same(set.process, { python: '/opt/py/bin/python3', sandbox: 'none', uidBase: 300_000, searchPath: '/a:/b' });
+  t.throws(() => loadConfig({ HEARTH_DRIVER: 'podman' }), { code: 'CONFIG_INVALID', message: 'HEARTH_DRIVER: expected one of auto|docker|process, got "podman"' });
+  t.throws(() => loadConfig({ HEARTH_SANDBOX: 'firejail' }), { message: /HEARTH_SANDBOX: expected one of auto\|bwrap\|none/ });
+  t.throws(() => loadConfig({ HEARTH_PROCESS_UID_BASE: '0' }), { message: /HEARTH_PROCESS_UID_BASE/ }, 'never root');
+});

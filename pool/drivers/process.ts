@@ -1,0 +1,306 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Driver, DriverInfo, DriverInstance, ExitInfo, InstanceHandle, InstanceSpec } from '../driver.js';
+import type { ProcessHost } from './process-host.js';
+import { type Command, sandboxCommand } from './sandbox.js';
+import { UidPool } from './uid-pool.js';
+
+export interface ProcessDriverOptions {
+  readonly host: ProcessHost;
+  /** One sub-folder per instance (its socket and pid file). */
+  readonly runDir: string;
+  /**
+   * When the daemon runs as root: builds run as `first`, instances as
+   * `first + 1 …`, one uid each. Undefined: everything runs as the daemon's user.
+   */
+  readonly uids: { readonly first: number; readonly count: number } | undefined;
+  readonly log: Logger;
+}
+
+/** A build step: python with `args`, in the sandbox, as the build user. */
+export interface BuildRun {
+  readonly args: readonly string[];
+  readonly readOnly: readonly string[];
+  readonly writable: readonly string[];
+  readonly network: boolean;
+  readonly env: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+}
+
+export interface BuildRunResult {
+  readonly exitCode: number | null;
+  readonly output: string;
+  readonly timedOut: boolean;
+}
+
+interface Live {
+  readonly child: ChildProcess;
+  readonly module: string;
+  paused: boolean;
+}
+
+const SOCKET_NAME = 'fn.sock';
+const PID_FILE = 'pid';
+const MAX_SOCKET_PATH = 107;
+const LOG_TAIL_BYTES = 16 * 1024;
+const MAX_BUILD_OUTPUT = 1024 * 1024;
+// The system's directories, the user's PATH would leak the daemon's layout.
+const SAFE_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+/**
+ * The process driver: each instance is a local python3 running
+ * hearth_runtime.py on the same Unix-socket protocol as a container, inside
+ * bubblewrap when the host has it. Also runs the builder's steps (structurally
+ * its LocalRunner), so builds see exactly what instances will see.
+ */
+export class ProcessDriver implements Driver {
+  readonly name = 'process';
+  readonly platform: string;
+  private readonly live = new Map<string, Live>();
+  private readonly uids: UidPool | undefined;
+
+  constructor(private readonly options: ProcessDriverOptions) {
+    const { python } = options.host;
+    this.platform = `process:python-${python.version}:${python.executable}`;
+    this.uids = options.uids === undefined ? undefined : new UidPool(options.uids.first + 1, options.uids.count);
+    if (Buffer.byteLength(join(options.runDir, 'x'.repeat(12), SOCKET_NAME)) > MAX_SOCKET_PATH) {
+      throw new Error(`instance socket paths under ${options.runDir} exceed ${MAX_SOCKET_PATH} bytes: choose a shorter HEARTH_DATA_DIR`);
+    }
+  }
+
+  /** The uid:gid builds run as, or undefined when everything runs as the daemon's user. */
+  get buildUser(): { uid: number; gid: number } | undefined {
+    const first = this.options.uids?.first;
+    return first === undefined ? undefined : { uid: first, gid: first };
+  }
+
+  describe(): DriverInfo {
+    const { python, bwrap, sandboxProblem } = this.options.host;
+    const enforced: string[] = [];
+    const notEnforced: string[] = ['cpus (no cgroup: a busy function competes for the CPU with the daemon)'];
+    if (bwrap !== undefined) {
+      enforced.push(
+        'own mount, PID, IPC, UTS and network namespaces (bubblewrap); dies with the daemon',
+        'read-only view of the system and of the code, private /tmp',
+        'no network unless the module sets network: true',
+      );
+    } else {
+      enforced.push('dies with the daemon (parent-death signal)');
+      notEnforced.push(
+        `file system and network isolation (${sandboxProblem ?? 'HEARTH_SANDBOX=none'}): the function sees the host's files and network`,
+      );
+    }
+    enforced.push('memory (memoryMb as RLIMIT_AS, set before the module is imported)', 'environment limited to what the module declares');
+    if (this.uids !== undefined) enforced.push('a uid of its own per instance, never root', 'pids (RLIMIT_NPROC of that uid)');
+    else notEnforced.push("own uid (instances run as the daemon's user; start hearth as root for a uid per instance)", 'pids');
+    return {
+      name: this.name,
+      runtime: `Python ${python.version} (${python.executable})`,
+      sandbox: bwrap === undefined ? 'none' : `bubblewrap ${bwrap.version}`,
+      enforced,
+      notEnforced,
+    };
+  }
+
+  async start(spec: InstanceSpec): Promise<InstanceHandle> {
+    const id = randomBytes(6).toString('hex');
+    const dir = join(this.options.runDir, id);
+    await mkdir(dir, { recursive: true });
+    const uid = this.uids?.acquire();
+    try {
+      if (uid !== undefined) await chown(dir, uid, uid);
+      else await chmod(dir, 0o700);
+      const socketPath = join(dir, SOCKET_NAME);
+      const build = spec.image;
+      const command = this.command(
+        {
+          args: [join(build, 'hearth_runtime.py'), 'serve', '--code', join(build, 'code'), '--deps', join(build, 'deps'), '--module', spec.module, '--socket', socketPath],
+          readOnly: [build],
+          writable: [dir],
+          network: spec.network,
+        },
+      );
+      const env = this.env(spec.env, {
+        HEARTH_MEMORY_LIMIT_MB: String(spec.memoryMb),
+        ...(uid !== undefined ? { HEARTH_MAX_PROCS: String(spec.pids) } : {}),
+      });
+      const child = await launch(command, env, uid, dir);
+      await writeFile(join(dir, PID_FILE), `${child.pid}\n`);
+      const entry: Live = { child, module: spec.module, paused: false };
+      this.live.set(id, entry);
+      const exited = this.watchExit(id, child, dir, uid);
+      return { id, socketPath, exited };
+    } catch (err) {
+      if (uid !== undefined) this.uids?.release(uid);
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  async stop(handle: InstanceHandle, graceMs: number): Promise<void> {
+    const entry = this.live.get(handle.id);
+    if (entry !== undefined) {
+      // A frozen process cannot act on SIGTERM.
+      if (entry.paused) this.signal(entry, 'SIGCONT');
+      this.signal(entry, 'SIGTERM');
+      const timer = setTimeout(() => this.signal(entry, 'SIGKILL'), graceMs);
+      await handle.exited;
+      clearTimeout(timer);
+    }
+    await handle.exited;
+  }
+
+  async kill(handle: InstanceHandle): Promise<void> {
+    const entry = this.live.get(handle.id);
+    if (entry !== undefined) this.signal(entry, 'SIGKILL');
+    await handle.exited;
+  }
+
+  async pause(handle: InstanceHandle): Promise<void> {
+    const entry = this.requireLive(handle);
+    this.signal(entry, 'SIGSTOP');
+    entry.paused = true;
+  }
+
+  async unpause(handle: InstanceHandle): Promise<void> {
+    const entry = this.requireLive(handle);
+    this.signal(entry, 'SIGCONT');
+    entry.paused = false;
+  }
+
+  async listInstances(module?: string): Promise<DriverInstance[]> {
+    return [...this.live.entries()]
+      .filter(([, entry]) => module === undefined || entry.module === module)
+      .map(([id, entry]) => ({ id, module: entry.module, state: entry.paused ? 'paused' : 'running', pid: entry.child.pid }));
+  }
+
+  /**
+   * Kills what an earlier run left behind. Instances die with the daemon on
+   * their own (parent-death signal); this covers the rest, and checks each
+   * pid's command line so a reused pid is never killed.
+   */
+  async removeOrphans(): Promise<number> {
+    let killed = 0;
+    const entries = await readdir(this.options.runDir).catch(() => [] as string[]);
+    for (const id of entries) {
+      const dir = join(this.options.runDir, id);
+      const pid = Number((await readFile(join(dir, PID_FILE), 'utf8').catch(() => '')).trim());
+      if (!Number.isInteger(pid) || pid <= 1) continue;
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (!cmdline.includes(join(dir, SOCKET_NAME))) continue;
+      try {
+        process.kill(-pid, 'SIGKILL');
+        killed += 1;
+      } catch {
+        // gone meanwhile
+      }
+    }
+    await rm(this.options.runDir, { recursive: true, force: true });
+    await mkdir(this.options.runDir, { recursive: true });
+    return killed;
+  }
+
+  // ---- LocalRunner (see builder/local-runner.ts) ----
+
+  /** Runs one build step to completion, with its output bounded. */
+  async runPython(run: BuildRun): Promise<BuildRunResult> {
+    const command = this.command(run);
+    const user = this.buildUser;
+    const child = await launch(command, this.env(run.env, {}), user?.uid, run.writable[0] ?? '/');
+    let output = '';
+    const collect = (chunk: Buffer): void => {
+      if (output.length < MAX_BUILD_OUTPUT) output += chunk.toString('utf8');
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child, 'SIGKILL');
+    }, run.timeoutMs);
+    const [code] = (await once(child, 'close')) as [number | null];
+    clearTimeout(timer);
+    return { exitCode: code, output, timedOut };
+  }
+
+  private command(run: Omit<BuildRun, 'env' | 'timeoutMs'>): Command {
+    const { python, bwrap } = this.options.host;
+    return sandboxCommand(python, bwrap, run);
+  }
+
+  /** The scrubbed environment: the module's own variables and what the runtime needs, nothing of the daemon's. */
+  private env(declared: Readonly<Record<string, string>>, limits: Record<string, string>): Record<string, string> {
+    return {
+      PATH: SAFE_PATH,
+      HOME: '/tmp',
+      LANG: 'C.UTF-8',
+      ...declared,
+      PYTHONDONTWRITEBYTECODE: '1',
+      PYTHONUNBUFFERED: '1',
+      // One malloc arena: each extra one reserves 64 MiB of address space, which RLIMIT_AS counts.
+      MALLOC_ARENA_MAX: '1',
+      ...(this.options.host.bwrap === undefined ? { HEARTH_DIE_WITH_PARENT: '1' } : {}),
+      ...limits,
+    };
+  }
+
+  private requireLive(handle: InstanceHandle): Live {
+    const entry = this.live.get(handle.id);
+    if (entry === undefined) throw new Error(`instance ${handle.id} is not running`);
+    return entry;
+  }
+
+  private signal(entry: Live, signal: NodeJS.Signals): void {
+    killGroup(entry.child, signal);
+  }
+
+  private async watchExit(id: string, child: ChildProcess, dir: string, uid: number | undefined): Promise<ExitInfo> {
+    let logs = '';
+    const collect = (chunk: Buffer): void => {
+      logs = (logs + chunk.toString('utf8')).slice(-LOG_TAIL_BYTES);
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+    // The group may outlive its leader (a forked child of the function): end it too.
+    killGroup(child, 'SIGKILL');
+    this.live.delete(id);
+    if (uid !== undefined) this.uids?.release(uid);
+    await rm(dir, { recursive: true, force: true });
+    return { exitCode: code, signal: signal ?? this.signalFromCode(code), oomKilled: false, logs };
+  }
+
+  /** bubblewrap reports a child killed by signal n as exit code 128 + n. */
+  private signalFromCode(code: number | null): string | null {
+    if (this.options.host.bwrap === undefined || code === null || code <= 128) return null;
+    const entry = Object.entries(constants.signals).find(([, n]) => n === code - 128);
+    return entry?.[0] ?? null;
+  }
+}
+
+/** Spawns in a new process group (so signals reach the whole sandbox) and waits until it runs. */
+async function launch(command: Command, env: Record<string, string>, uid: number | undefined, cwd: string): Promise<ChildProcess> {
+  const child = spawn(command.file, command.args, {
+    env,
+    cwd,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(uid !== undefined ? { uid, gid: uid } : {}),
+  });
+  await once(child, 'spawn');
+  return child;
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
