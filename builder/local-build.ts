@@ -41,12 +41,16 @@ export class LocalBuild implements BuildBackend {
   }
 
   async build(plan: BuildPlan): Promise<string[]> {
-    await mkdir(this.buildsDir, { recursive: true, mode: 0o755 });
+    // Traversable, not listable: an instance finds its own build, not the others'.
+    await mkdir(this.buildsDir, { recursive: true, mode: 0o711 });
+    await chmod(this.buildsDir, 0o711);
     const dir = await mkdtemp(join(this.buildsDir, '.building-'));
     try {
       // Instances run as other users: they read the build, only its owner writes it.
       await chmod(dir, 0o755);
       const functions = await this.buildIn(dir, plan);
+      // Built: back to the daemon's user, so no later build step (same build uid) can rewrite it.
+      if (this.runner.buildUser !== undefined) await chownTree(dir, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
       await writeFile(join(dir, MARKER), `${JSON.stringify({ module: plan.pkg.module, version: plan.version, functions })}\n`);
       await rm(plan.tag, { recursive: true, force: true });
       await rename(dir, plan.tag);

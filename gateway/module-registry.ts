@@ -58,11 +58,14 @@ export class ModuleRegistry {
 
   /** Loads every stored module (rebuilding images that disappeared) and configures its pool. */
   async load(): Promise<void> {
-    for (const row of this.deps.store.modules.list()) {
+    for (let row of this.deps.store.modules.list()) {
       if (!(await this.deps.builder.hasImage(row.image))) {
         this.deps.log.warn({ module: row.name, image: row.image }, 'image missing: rebuilding from the stored package');
         try {
-          await this.deps.builder.build(this.deps.builder.plan(deserializePackage(row.package)));
+          // Another driver (or base image) gives another tag and version: keep what was built.
+          const built = await this.deps.builder.build(this.deps.builder.plan(deserializePackage(row.package)));
+          row = { ...row, image: built.tag, version: built.version, functions: [...built.functions] };
+          this.deps.store.modules.save(row);
         } catch (err) {
           this.deps.log.error({ module: row.name, err }, 'rebuild failed; calls to this module will fail until it is redeployed');
         }

@@ -10,6 +10,11 @@ import type { ProcessHost } from './process-host.js';
 import { type Command, sandboxCommand } from './sandbox.js';
 import { UidPool } from './uid-pool.js';
 
+/** The host refused to start an instance's process (spawn failed, no uid left). */
+export class InstanceLaunchError extends Error {
+  readonly code = 'ENGINE_UNAVAILABLE';
+}
+
 export interface ProcessDriverOptions {
   readonly host: ProcessHost;
   /** One sub-folder per instance (its socket and pid file). */
@@ -49,6 +54,7 @@ const PID_FILE = 'pid';
 const MAX_SOCKET_PATH = 107;
 const LOG_TAIL_BYTES = 16 * 1024;
 const MAX_BUILD_OUTPUT = 1024 * 1024;
+const PIPE_DRAIN_MS = 200;
 // The system's directories, the user's PATH would leak the daemon's layout.
 const SAFE_PATH = '/usr/local/bin:/usr/bin:/bin';
 
@@ -110,35 +116,41 @@ export class ProcessDriver implements Driver {
   async start(spec: InstanceSpec): Promise<InstanceHandle> {
     const id = randomBytes(6).toString('hex');
     const dir = join(this.options.runDir, id);
-    await mkdir(dir, { recursive: true });
-    const uid = this.uids?.acquire();
+    let uid: number | undefined;
+    let launched: Launched | undefined;
     try {
+      uid = this.uids?.acquire();
+      await mkdir(dir, { recursive: true });
+      // Only the instance's own uid (and the root daemon) may reach its socket.
       if (uid !== undefined) await chown(dir, uid, uid);
-      else await chmod(dir, 0o700);
+      await chmod(dir, 0o700);
       const socketPath = join(dir, SOCKET_NAME);
       const build = spec.image;
-      const command = this.command(
-        {
-          args: [join(build, 'hearth_runtime.py'), 'serve', '--code', join(build, 'code'), '--deps', join(build, 'deps'), '--module', spec.module, '--socket', socketPath],
-          readOnly: [build],
-          writable: [dir],
-          network: spec.network,
-        },
-      );
+      const command = this.command({
+        args: [join(build, 'hearth_runtime.py'), 'serve', '--code', join(build, 'code'), '--deps', join(build, 'deps'), '--module', spec.module, '--socket', socketPath],
+        readOnly: [build],
+        writable: [dir],
+        network: spec.network,
+      });
       const env = this.env(spec.env, {
         HEARTH_MEMORY_LIMIT_MB: String(spec.memoryMb),
         ...(uid !== undefined ? { HEARTH_MAX_PROCS: String(spec.pids) } : {}),
       });
-      const child = await launch(command, env, uid, dir);
-      await writeFile(join(dir, PID_FILE), `${child.pid}\n`);
-      const entry: Live = { child, module: spec.module, paused: false };
+      launched = await launch(command, env, uid, dir, { keep: 'tail', bytes: LOG_TAIL_BYTES });
+      const entry: Live = { child: launched.child, module: spec.module, paused: false };
       this.live.set(id, entry);
-      const exited = this.watchExit(id, child, dir, uid);
+      const exited = this.watchExit(id, launched, dir, uid);
+      await writeFile(join(dir, PID_FILE), `${launched.child.pid}\n`).catch(() => undefined);
       return { id, socketPath, exited };
     } catch (err) {
+      if (launched !== undefined) {
+        killGroup(launched.child, 'SIGKILL');
+        await launched.exit;
+      }
+      this.live.delete(id);
       if (uid !== undefined) this.uids?.release(uid);
       await rm(dir, { recursive: true, force: true });
-      throw err;
+      throw new InstanceLaunchError(`could not start python for ${spec.module}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -147,7 +159,9 @@ export class ProcessDriver implements Driver {
     if (entry !== undefined) {
       // A frozen process cannot act on SIGTERM.
       if (entry.paused) this.signal(entry, 'SIGCONT');
-      this.signal(entry, 'SIGTERM');
+      // The runtime finishes its calls on SIGTERM; bwrap's own processes would die at once
+      // and take the sandbox with them, so under bwrap only the runtime gets it.
+      await this.terminate(entry);
       const timer = setTimeout(() => this.signal(entry, 'SIGKILL'), graceMs);
       await handle.exited;
       clearTimeout(timer);
@@ -211,21 +225,15 @@ export class ProcessDriver implements Driver {
   async runPython(run: BuildRun): Promise<BuildRunResult> {
     const command = this.command(run);
     const user = this.buildUser;
-    const child = await launch(command, this.env(run.env, {}), user?.uid, run.writable[0] ?? '/');
-    let output = '';
-    const collect = (chunk: Buffer): void => {
-      if (output.length < MAX_BUILD_OUTPUT) output += chunk.toString('utf8');
-    };
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
+    const launched = await launch(command, this.env(run.env, {}), user?.uid, run.writable[0] ?? '/', { keep: 'head', bytes: MAX_BUILD_OUTPUT });
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      killGroup(child, 'SIGKILL');
+      killGroup(launched.child, 'SIGKILL');
     }, run.timeoutMs);
-    const [code] = (await once(child, 'close')) as [number | null];
+    const [code] = await launched.exit;
     clearTimeout(timer);
-    return { exitCode: code, output, timedOut };
+    return { exitCode: code, output: launched.output(), timedOut };
   }
 
   private command(run: Omit<BuildRun, 'env' | 'timeoutMs'>): Command {
@@ -244,7 +252,7 @@ export class ProcessDriver implements Driver {
       PYTHONUNBUFFERED: '1',
       // One malloc arena: each extra one reserves 64 MiB of address space, which RLIMIT_AS counts.
       MALLOC_ARENA_MAX: '1',
-      ...(this.options.host.bwrap === undefined ? { HEARTH_DIE_WITH_PARENT: '1' } : {}),
+      ...(this.options.host.bwrap === undefined ? { HEARTH_PARENT_PID: String(process.pid) } : {}),
       ...limits,
     };
   }
@@ -259,20 +267,29 @@ export class ProcessDriver implements Driver {
     killGroup(entry.child, signal);
   }
 
-  private async watchExit(id: string, child: ChildProcess, dir: string, uid: number | undefined): Promise<ExitInfo> {
-    let logs = '';
-    const collect = (chunk: Buffer): void => {
-      logs = (logs + chunk.toString('utf8')).slice(-LOG_TAIL_BYTES);
-    };
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
-    const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+  private async watchExit(id: string, launched: Launched, dir: string, uid: number | undefined): Promise<ExitInfo> {
+    const [code, signal] = await launched.exit;
     // The group may outlive its leader (a forked child of the function): end it too.
-    killGroup(child, 'SIGKILL');
+    killGroup(launched.child, 'SIGKILL');
     this.live.delete(id);
     if (uid !== undefined) this.uids?.release(uid);
     await rm(dir, { recursive: true, force: true });
-    return { exitCode: code, signal: signal ?? this.signalFromCode(code), oomKilled: false, logs };
+    return { exitCode: code, signal: signal ?? this.signalFromCode(code), oomKilled: false, logs: launched.output() };
+  }
+
+  /** SIGTERM to the runtime: the group without a sandbox, the processes inside it with one. */
+  private async terminate(entry: Live): Promise<void> {
+    const pid = entry.child.pid;
+    if (this.options.host.bwrap === undefined || pid === undefined) return this.signal(entry, 'SIGTERM');
+    const inside = await sandboxedPids(pid);
+    if (inside.length === 0) return this.signal(entry, 'SIGTERM');
+    for (const target of inside) {
+      try {
+        process.kill(target, 'SIGTERM');
+      } catch {
+        // gone
+      }
+    }
   }
 
   /** bubblewrap reports a child killed by signal n as exit code 128 + n. */
@@ -283,8 +300,26 @@ export class ProcessDriver implements Driver {
   }
 }
 
-/** Spawns in a new process group (so signals reach the whole sandbox) and waits until it runs. */
-async function launch(command: Command, env: Record<string, string>, uid: number | undefined, cwd: string): Promise<ChildProcess> {
+interface Launched {
+  readonly child: ChildProcess;
+  /** Settles when the process exits (not when its pipes close: a stray child may hold them). */
+  readonly exit: Promise<[number | null, NodeJS.Signals | null]>;
+  /** What it printed: the first or the last `bytes`. */
+  output(): string;
+}
+
+/**
+ * Spawns in a new process group (so signals reach the whole sandbox), with its
+ * output collected and its exit watched from the first moment: an instance that
+ * dies at once is still noticed.
+ */
+async function launch(
+  command: Command,
+  env: Record<string, string>,
+  uid: number | undefined,
+  cwd: string,
+  keep: { keep: 'head' | 'tail'; bytes: number },
+): Promise<Launched> {
   const child = spawn(command.file, command.args, {
     env,
     cwd,
@@ -292,8 +327,46 @@ async function launch(command: Command, env: Record<string, string>, uid: number
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(uid !== undefined ? { uid, gid: uid } : {}),
   });
+  let text = '';
+  const collect = (chunk: Buffer): void => {
+    if (keep.keep === 'tail') text = (text + chunk.toString('utf8')).slice(-keep.bytes);
+    else if (text.length < keep.bytes) text += chunk.toString('utf8');
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exit = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+    child.once('exit', (code, signal) => {
+      // Let the pipes drain briefly, then stop waiting for them.
+      const drained = setTimeout(() => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        resolve([code, signal]);
+      }, PIPE_DRAIN_MS);
+      child.once('close', () => {
+        clearTimeout(drained);
+        resolve([code, signal]);
+      });
+    });
+    child.once('error', () => resolve([null, null]));
+  });
   await once(child, 'spawn');
-  return child;
+  return { child, exit, output: () => text };
+}
+
+/** The non-bubblewrap processes under `pid` (the runtime and its children), via /proc/<pid>/task/<pid>/children. */
+async function sandboxedPids(pid: number): Promise<number[]> {
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const current = queue.shift() as number;
+    const children = await readFile(`/proc/${current}/task/${current}/children`, 'utf8').catch(() => '');
+    for (const child of children.split(' ').filter(Boolean).map(Number)) {
+      const argv0 = (await readFile(`/proc/${child}/cmdline`, 'utf8').catch(() => '')).split('\0')[0] ?? '';
+      if (argv0.endsWith('bwrap')) queue.push(child);
+      else found.push(child);
+    }
+  }
+  return found;
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {

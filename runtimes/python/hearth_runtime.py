@@ -12,7 +12,7 @@ Three modes, all run by the image hearth builds for a module:
 The process driver runs the same file as a local process; it asks, through the
 environment, for limits a container would otherwise enforce:
 HEARTH_MEMORY_LIMIT_MB (RLIMIT_AS), HEARTH_MAX_PROCS (RLIMIT_NPROC) and
-HEARTH_DIE_WITH_PARENT (a parent-death signal), all set before the module is imported.
+HEARTH_PARENT_PID (die with that parent), all set before the module is imported.
 
 Build-time results are printed as one line `HEARTH_RESULT {json}` or
 `HEARTH_ERROR {json}` so the builder can turn a syntax or import error into a
@@ -333,14 +333,14 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 def apply_process_limits():
     """Limits for a process that no container bounds; set before the module's code runs."""
-    if os.environ.get("HEARTH_DIE_WITH_PARENT") == "1":
+    parent = int(os.environ.get("HEARTH_PARENT_PID") or "0")
+    if parent:
         import ctypes
 
-        parent = os.getppid()
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-        # The parent may have died before prctl took effect.
-        if parent == 1 or os.getppid() != parent:
+        # The daemon may have died before prctl took effect.
+        if os.getppid() != parent:
             os._exit(1)
     if MEMORY_LIMIT_MB or os.environ.get("HEARTH_MAX_PROCS"):
         import resource
