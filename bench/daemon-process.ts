@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 export interface DaemonProcess {
   readonly url: string;
   readonly token: string;
+  readonly dataDir: string;
+  /** SIGKILL, keeping the data dir (a crash). */
+  kill(): Promise<void>;
   admin(method: string, path: string, body?: unknown): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
@@ -23,8 +26,8 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startDaemonProcess(env: Record<string, string> = {}): Promise<DaemonProcess> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'hearth-bench-'));
+export async function startDaemonProcess(env: Record<string, string> = {}, keepDataDir?: string): Promise<DaemonProcess> {
+  const dataDir = keepDataDir ?? (await mkdtemp(join(tmpdir(), 'hearth-bench-')));
   const port = await freePort();
   const token = 'bench-token';
   const main = join(dirname(dirname(fileURLToPath(import.meta.url))), 'gateway', 'main.js');
@@ -46,6 +49,12 @@ export async function startDaemonProcess(env: Record<string, string> = {}): Prom
   return {
     url,
     token,
+    dataDir,
+    async kill() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    },
     async admin(method, path, body) {
       const res = await fetch(`${url}${path}`, {
         method,

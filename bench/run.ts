@@ -1,8 +1,9 @@
+import { runAsync } from './async.js';
 import { runPool } from './pool.js';
 import { runSmoke } from './smoke.js';
 
 /** `npm run bench -- <name>`: runs one benchmark (default: all there are). */
-const BENCHMARKS: Record<string, () => Promise<void>> = { smoke: runSmoke, pool: runPool };
+const BENCHMARKS: Record<string, () => Promise<void>> = { smoke: runSmoke, pool: runPool, async: runAsync };
 
 const names = process.argv.slice(2);
 for (const name of names.length > 0 ? names : Object.keys(BENCHMARKS)) {

@@ -11,8 +11,12 @@ import { InvalidRequestError } from './errors.js';
 import { toHttpError } from './http-errors.js';
 import type { ModuleRegistry } from './module-registry.js';
 import { functionRoutes } from './routes/functions.js';
+import type { JobRepository } from '../store/index.js';
+import type { CallbackSender } from './callbacks.js';
+import type { JobRunner } from './job-runner.js';
 import { healthRoutes } from './routes/health.js';
 import { moduleRoutes } from './routes/modules.js';
+import { asyncRoutes } from './routes/async.js';
 import { systemRoutes } from './routes/system.js';
 import { describeSchemaErrors, type SchemaError } from './validation-errors.js';
 
@@ -27,6 +31,9 @@ export interface AppDeps {
   readonly config: Config;
   readonly registry: ModuleRegistry;
   readonly pools: PoolManager;
+  readonly jobs: JobRepository;
+  readonly runner: JobRunner;
+  readonly callbacks: CallbackSender;
   readonly adminToken: string;
   readonly log: Logger;
   readonly version: string;
@@ -82,7 +89,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.get('/docs', { schema: { hide: true } }, async () => app.swagger());
 
   void app.register(healthRoutes, { driver: deps.pools.driverName, version: deps.version });
-  void app.register(functionRoutes, { registry: deps.registry, pools: deps.pools, invokeToken: deps.config.auth.invokeToken });
+  const invokeToken = deps.config.auth.invokeToken;
+  void app.register(functionRoutes, { registry: deps.registry, pools: deps.pools, runner: deps.runner, callbacks: deps.callbacks, invokeToken });
+  void app.register(asyncRoutes, { registry: deps.registry, jobs: deps.jobs, runner: deps.runner, callbacks: deps.callbacks, invokeToken });
   void app.register(async (admin) => {
     admin.addHook('onRequest', requireBearer(deps.adminToken, 'admin'));
     await admin.register(multipart, { limits: { fileSize: deps.config.limits.maxUploadBytes, files: 1, fields: 10, parts: 12 } });

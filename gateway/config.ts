@@ -61,6 +61,20 @@ export interface Config {
     /** HEARTH_MAX_INSTANCES: instances across all modules. Default 64. */
     readonly maxInstances: number;
   };
+  readonly jobs: {
+    /** HEARTH_JOB_CONCURRENCY: async jobs running at once, daemon-wide. Default 32. */
+    readonly concurrency: number;
+    /** HEARTH_JOB_MAX_ATTEMPTS: runs of a job interrupted by daemon crashes before it fails. Default 3. */
+    readonly maxAttempts: number;
+    /** HEARTH_JOB_TTL: finished jobs older than this are purged (e.g. 7d, 12h, 30s, 500ms). Default 7d. */
+    readonly ttlMs: number;
+    /** HEARTH_JOB_MAX_RESULT_BYTES: larger results fail the job (ResultTooLarge). Default 1 MiB. */
+    readonly maxResultBytes: number;
+    /** HEARTH_JOB_MAX_LOG_BYTES: kept logs per job; the rest is cut with a marker. Default 64 KiB. */
+    readonly maxLogBytes: number;
+    /** HEARTH_CALLBACK_ALLOW: comma-separated URL prefixes X-Callback-Url must start with. Default: any http(s) URL. */
+    readonly callbackAllow: readonly string[];
+  };
   /** HEARTH_SHUTDOWN_GRACE_MS: how long SIGTERM waits for in-flight calls. Default 10000. */
   readonly shutdownGraceMs: number;
 }
@@ -109,6 +123,20 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   return raw as T;
 }
 
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "7d", "12h", "30s", "500ms"; a bare number is seconds. */
+function duration(env: Env, name: string, fallback: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(raw.trim());
+  const value = match === null ? NaN : Number(match[1]) * (UNIT_MS[match[2] ?? 's'] as number);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new ConfigError(`${name}: expected a duration such as 7d, 12h, 30s or 500ms, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 /** Builds the configuration from an environment (tests pass a plain object). */
@@ -151,6 +179,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       startTimeoutMs: int(env, 'HEARTH_START_TIMEOUT_MS', 30_000, 100, 600_000),
       instanceUser,
       maxInstances: int(env, 'HEARTH_MAX_INSTANCES', 64, 1, 10_000),
+    },
+    jobs: {
+      concurrency: int(env, 'HEARTH_JOB_CONCURRENCY', 32, 1, 10_000),
+      maxAttempts: int(env, 'HEARTH_JOB_MAX_ATTEMPTS', 3, 1, 100),
+      ttlMs: duration(env, 'HEARTH_JOB_TTL', 7 * 24 * 3600 * 1000),
+      maxResultBytes: int(env, 'HEARTH_JOB_MAX_RESULT_BYTES', 1024 * 1024, 1024, 1024 ** 3),
+      maxLogBytes: int(env, 'HEARTH_JOB_MAX_LOG_BYTES', 64 * 1024, 1024, 1024 ** 3),
+      callbackAllow: (optional(env, 'HEARTH_CALLBACK_ALLOW') ?? '').split(',').map((p) => p.trim()).filter(Boolean),
     },
     shutdownGraceMs: int(env, 'HEARTH_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
   };

@@ -9,7 +9,9 @@ import { loadPythonRuntime } from '../runtimes/index.js';
 import { openStore } from '../store/index.js';
 import { resolveAdminToken } from './admin-token.js';
 import { buildApp } from './app.js';
+import { CallbackSender } from './callbacks.js';
 import { selectEngine } from './driver-select.js';
+import { JobRunner } from './job-runner.js';
 import type { Config } from './config.js';
 import { ModuleRegistry } from './module-registry.js';
 
@@ -54,8 +56,12 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
     store.close();
     throw err;
   }
+  const callbacks = new CallbackSender(store.jobs, { allow: config.jobs.callbackAllow }, log.child({ part: 'callbacks' }));
+  const runner = new JobRunner({ jobs: store.jobs, pools, registry, callbacks, limits: config.jobs, log: log.child({ part: 'jobs' }) });
+  const recovered = runner.start();
+  if (recovered.requeued + recovered.failed + recovered.queued > 0) log.info(recovered, 'async jobs recovered from the last run');
   const admin = await resolveAdminToken(config.auth.adminToken, config.dataDir);
-  const app = buildApp({ config, registry, pools, adminToken: admin.token, log, version: HEARTH_VERSION });
+  const app = buildApp({ config, registry, pools, jobs: store.jobs, runner, callbacks, adminToken: admin.token, log, version: HEARTH_VERSION });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -63,7 +69,11 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
       // New calls are refused at once (503); in-flight ones finish within the grace, then every instance goes.
       const started = performance.now();
       const serverClosed = app.close();
+      // Jobs not yet started stay queued in SQLite for the next start; running ones finish within the grace.
+      const jobsDone = runner.close();
       await pools.close(config.shutdownGraceMs);
+      await jobsDone;
+      callbacks.close();
       // server.close() only closed the connections idle when it began; those that
       // served the last calls are idle now, and would otherwise linger for keep-alive.
       app.server.closeIdleConnections();

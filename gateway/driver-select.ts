@@ -33,8 +33,8 @@ export async function selectEngine(config: Config, daemonId: string, runtime: Py
     } catch (err) {
       if (config.driver === 'docker' || !(err instanceof EngineUnavailableError)) throw err;
       log.warn(
-        `${err.message}. Using the process driver: functions run as local python3 processes, NOT container-isolated ` +
-          '(see GET /system/info for what is enforced). Start a Docker engine (scripts/ensure-docker.sh) for containers, or set HEARTH_DRIVER=process to silence this.',
+        'no Docker engine: using the process driver. Functions run as local python3 processes, NOT container-isolated ' +
+          `(GET /system/info lists what is enforced). For containers: ${err.message}. HEARTH_DRIVER=process silences this.`,
       );
     }
   }

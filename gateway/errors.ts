@@ -33,3 +33,24 @@ export class UnauthorizedError extends Error {
 export class InvalidRequestError extends Error {
   readonly code = 'INVALID_REQUEST';
 }
+
+export class JobNotFoundError extends Error {
+  readonly code = 'JOB_NOT_FOUND';
+  constructor(id: string) {
+    super(`no async job ${id}`);
+  }
+}
+
+/** Only a queued job can be cancelled. */
+export class JobNotCancellableError extends Error {
+  readonly code = 'JOB_NOT_CANCELLABLE';
+  readonly details: { readonly status: string };
+  constructor(id: string, status: string) {
+    super(`job ${id} is ${status}: only a queued job can be cancelled`);
+    this.details = { status };
+  }
+}
+
+export class CallbackNotAllowedError extends Error {
+  readonly code = 'CALLBACK_NOT_ALLOWED';
+}

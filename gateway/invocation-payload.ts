@@ -8,7 +8,13 @@ const HIDDEN_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization'
  * The body of `POST /invoke/<fn>` (DESIGN.md section 3): `{"event", "context"}`
  * built from the HTTP request, serialized once.
  */
-export function invocationPayload(record: ModuleRecord, fn: string, request: FastifyRequest, trigger: string): string {
+export function invocationPayload(
+  record: ModuleRecord,
+  fn: string,
+  request: FastifyRequest,
+  trigger: string,
+  requestId: string = request.id,
+): string {
   const query = request.query as Record<string, unknown>;
   const params = request.body === undefined || request.body === null ? {} : request.body;
   if (record.config.paramsIn === 'context') {
@@ -19,7 +25,7 @@ export function invocationPayload(record: ModuleRecord, fn: string, request: Fas
   const headers: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(request.headers)) if (!HIDDEN_HEADERS.has(name)) headers[name] = value;
   const context = {
-    request_id: request.id,
+    request_id: requestId,
     module: record.name,
     function: fn,
     trigger,

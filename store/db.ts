@@ -24,6 +24,29 @@ const MIGRATIONS: readonly string[] = [
      functions  TEXT NOT NULL,
      created_at TEXT NOT NULL
    ) STRICT;`,
+  // Async jobs. Times are epoch ms; result is the handler's JSON as returned.
+  `CREATE TABLE jobs (
+     id             TEXT PRIMARY KEY,
+     module         TEXT NOT NULL,
+     function       TEXT NOT NULL,
+     status         TEXT NOT NULL,
+     payload        TEXT NOT NULL,
+     result         TEXT,
+     error          TEXT,
+     logs           TEXT,
+     attempts       INTEGER NOT NULL DEFAULT 0,
+     created_at     INTEGER NOT NULL,
+     started_at     INTEGER,
+     finished_at    INTEGER,
+     duration_ms    REAL,
+     queue_ms       INTEGER,
+     cold_start     INTEGER,
+     callback_url   TEXT,
+     callback       TEXT
+   ) STRICT;
+   CREATE INDEX jobs_status ON jobs (status, id);
+   CREATE INDEX jobs_module ON jobs (module, id);
+   CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;`,
 ];
 
 /** Opens (creating if needed) the database file in WAL mode and migrates it. */

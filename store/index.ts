@@ -1,17 +1,21 @@
 import { openDatabase, type Db } from './db.js';
 import { BuildRepository } from './builds.js';
+import { JobRepository } from './jobs.js';
 import { ModuleRepository } from './modules.js';
 
 export type { Db } from './db.js';
 export type { ModuleRow } from './modules.js';
 export type { BuildRow } from './builds.js';
-export { ModuleRepository, BuildRepository, openDatabase };
+export type { JobRow, JobStatus, JobError, JobOutcome, NewJob, JobQuery, CallbackState } from './jobs.js';
+export { TERMINAL } from './jobs.js';
+export { ModuleRepository, BuildRepository, JobRepository, openDatabase };
 
 /** The database and its repositories, opened together. */
 export interface Store {
   readonly db: Db;
   readonly modules: ModuleRepository;
   readonly builds: BuildRepository;
+  readonly jobs: JobRepository;
   close(): void;
 }
 
@@ -21,6 +25,7 @@ export function openStore(file: string): Store {
     db,
     modules: new ModuleRepository(db),
     builds: new BuildRepository(db),
+    jobs: new JobRepository(db),
     close: () => db.close(),
   };
 }

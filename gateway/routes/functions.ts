@@ -1,14 +1,20 @@
 import type { FastifyInstance } from 'fastify';
-import type { PoolManager } from '../../pool/index.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ulid } from 'ulid';
+import type { InvokeOutcome, PoolManager } from '../../pool/index.js';
 import { requireBearer } from '../auth.js';
+import type { CallbackSender } from '../callbacks.js';
 import { HandlerError, ModuleNotFoundError, UnknownFunctionError } from '../errors.js';
 import { invocationPayload } from '../invocation-payload.js';
+import type { JobRunner } from '../job-runner.js';
 import { NAME_PATTERN } from '../module-config.js';
 import type { ModuleRegistry } from '../module-registry.js';
 
 export interface FunctionRoutesDeps {
   readonly registry: ModuleRegistry;
   readonly pools: PoolManager;
+  readonly runner: JobRunner;
+  readonly callbacks: CallbackSender;
   /** When set, calls need this bearer token. */
   readonly invokeToken: string | undefined;
 }
@@ -33,7 +39,26 @@ export async function functionRoutes(app: FastifyInstance, deps: FunctionRoutesD
       const entry = deps.registry.lookup(module);
       if (entry === undefined) throw new ModuleNotFoundError(module);
       if (!entry.functions.has(fn)) throw new UnknownFunctionError(module, fn, { functions: entry.record.functions });
-      const outcome = await deps.pools.invoke(module, fn, invocationPayload(entry.record, fn, request, 'http'));
+      const prefer = respondAsync(request.headers.prefer);
+      let outcome: InvokeOutcome;
+      if (prefer === undefined) {
+        outcome = await deps.pools.invoke(module, fn, invocationPayload(entry.record, fn, request, 'http'));
+      } else {
+        // RFC 7240 respond-async: answer normally if the call ends within wait=N s, else 202 and it goes on as a job.
+        const callbackHeader = request.headers['x-callback-url'];
+        const callbackUrl = typeof callbackHeader === 'string' ? deps.callbacks.check(callbackHeader) : null;
+        const id = ulid();
+        const payload = invocationPayload(entry.record, fn, request, 'http', id);
+        const startedAt = Date.now();
+        const call = deps.pools.invoke(module, fn, payload);
+        const early = await Promise.race([call, delay(prefer.waitMs, undefined, { ref: false })]);
+        if (early === undefined) {
+          deps.runner.adopt({ id, module, function: fn, payload, createdAt: startedAt, callbackUrl, running: { startedAt } }, call);
+          const statusUrl = `/async/${id}`;
+          return reply.code(202).header('location', statusUrl).header('preference-applied', 'respond-async').send({ id, status: 'running', statusUrl });
+        }
+        outcome = early;
+      }
       const result = outcome.reply;
       reply.header('x-hearth-request-id', request.id);
       reply.header('x-hearth-cold-start', outcome.coldStart ? '1' : '0');
@@ -49,4 +74,16 @@ export async function functionRoutes(app: FastifyInstance, deps: FunctionRoutesD
       return reply.type('application/json').send(result.resultJson);
     },
   );
+}
+
+// A wait longer than this is a sync call in all but name.
+const MAX_WAIT_S = 3600;
+
+/** `Prefer: respond-async, wait=N` (RFC 7240); undefined when the client did not ask. */
+export function respondAsync(header: string | string[] | undefined): { waitMs: number } | undefined {
+  if (header === undefined) return undefined;
+  const tokens = (Array.isArray(header) ? header.join(',') : header).split(/[,;]/).map((token) => token.trim().toLowerCase());
+  if (!tokens.includes('respond-async')) return undefined;
+  const wait = tokens.map((token) => /^wait\s*=\s*"?(\d+)"?$/.exec(token)?.[1]).find((value) => value !== undefined);
+  return { waitMs: Math.min(Number(wait ?? 0), MAX_WAIT_S) * 1000 };
 }
