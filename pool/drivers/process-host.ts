@@ -96,9 +96,9 @@ async function probePython(candidate: string, path: string): Promise<HostPython>
 
 /** Runs the interpreter the way instances will run it; undefined when it works, else why not. */
 async function tryRun(python: HostPython, bwrap: Bubblewrap | undefined, user: DetectOptions['user']): Promise<string | undefined> {
-  const command = sandboxCommand(python, bwrap, { args: ['-c', 'import encodings'], readOnly: [], writable: [], network: false });
+  const command = sandboxCommand(python, bwrap, { args: ['-c', 'import encodings'], readOnly: [], writable: [], network: false, env: {} });
   try {
-    await run(command.file, command.args, { timeout: PROBE_TIMEOUT_MS, cwd: '/', env: {}, ...(user ?? {}) });
+    await run(command.file, command.args, { timeout: PROBE_TIMEOUT_MS, cwd: '/', env: command.env, ...(user ?? {}) });
     return undefined;
   } catch (err) {
     const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim().split('\n').pop();

@@ -131,12 +131,12 @@ export class ProcessDriver implements Driver {
         readOnly: [build],
         writable: [dir],
         network: spec.network,
+        env: this.env(spec.env, {
+          HEARTH_MEMORY_LIMIT_MB: String(spec.memoryMb),
+          ...(uid !== undefined ? { HEARTH_MAX_PROCS: String(spec.pids) } : {}),
+        }),
       });
-      const env = this.env(spec.env, {
-        HEARTH_MEMORY_LIMIT_MB: String(spec.memoryMb),
-        ...(uid !== undefined ? { HEARTH_MAX_PROCS: String(spec.pids) } : {}),
-      });
-      launched = await launch(command, env, uid, dir, { keep: 'tail', bytes: LOG_TAIL_BYTES });
+      launched = await launch(command, uid, dir, { keep: 'tail', bytes: LOG_TAIL_BYTES });
       const entry: Live = { child: launched.child, module: spec.module, paused: false };
       this.live.set(id, entry);
       const exited = this.watchExit(id, launched, dir, uid);
@@ -223,9 +223,9 @@ export class ProcessDriver implements Driver {
 
   /** Runs one build step to completion, with its output bounded. */
   async runPython(run: BuildRun): Promise<BuildRunResult> {
-    const command = this.command(run);
+    const command = this.command({ ...run, env: this.env(run.env, {}) });
     const user = this.buildUser;
-    const launched = await launch(command, this.env(run.env, {}), user?.uid, run.writable[0] ?? '/', { keep: 'head', bytes: MAX_BUILD_OUTPUT });
+    const launched = await launch(command, user?.uid, run.writable[0] ?? '/', { keep: 'head', bytes: MAX_BUILD_OUTPUT });
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -236,7 +236,7 @@ export class ProcessDriver implements Driver {
     return { exitCode: code, output: launched.output(), timedOut };
   }
 
-  private command(run: Omit<BuildRun, 'env' | 'timeoutMs'>): Command {
+  private command(run: Omit<BuildRun, 'timeoutMs'>): Command {
     const { python, bwrap } = this.options.host;
     return sandboxCommand(python, bwrap, run);
   }
@@ -315,13 +315,12 @@ interface Launched {
  */
 async function launch(
   command: Command,
-  env: Record<string, string>,
   uid: number | undefined,
   cwd: string,
   keep: { keep: 'head' | 'tail'; bytes: number },
 ): Promise<Launched> {
   const child = spawn(command.file, command.args, {
-    env,
+    env: command.env,
     cwd,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -27,11 +27,15 @@ export interface SandboxRun {
   /** Host paths the process may write, at the same path (after readOnly, so they may nest). */
   readonly writable: readonly string[];
   readonly network: boolean;
+  /** The process's whole environment. */
+  readonly env: Readonly<Record<string, string>>;
 }
 
 export interface Command {
   readonly file: string;
   readonly args: string[];
+  /** The environment to spawn `file` with. */
+  readonly env: Record<string, string>;
 }
 
 // The system the interpreter needs, read-only; everything else of the host stays out of view.
@@ -56,7 +60,7 @@ const ETC_ENTRIES = [
 ];
 
 export function sandboxCommand(python: HostPython, bwrap: Bubblewrap | undefined, run: SandboxRun): Command {
-  if (bwrap === undefined) return { file: python.executable, args: [...run.args] };
+  if (bwrap === undefined) return { file: python.executable, args: [...run.args], env: { ...run.env } };
   const args = ['--unshare-all', ...(run.network ? ['--share-net'] : []), '--die-with-parent'];
   for (const dir of SYSTEM_DIRS) args.push('--ro-bind-try', dir, dir);
   for (const entry of ETC_ENTRIES) args.push('--ro-bind-try', `/etc/${entry}`, `/etc/${entry}`);
@@ -68,8 +72,11 @@ export function sandboxCommand(python: HostPython, bwrap: Bubblewrap | undefined
   args.push('--tmpfs', '/tmp', '--proc', '/proc', '--dev', '/dev');
   for (const path of run.readOnly) args.push('--ro-bind', path, path);
   for (const path of run.writable) args.push('--bind', path, path);
+  // The module's variables are set inside the sandbox only: LD_PRELOAD and the like must never reach bwrap itself.
+  args.push('--clearenv');
+  for (const [name, value] of Object.entries(run.env)) args.push('--setenv', name, value);
   args.push('--chdir', '/tmp', '--', python.executable, ...run.args);
-  return { file: bwrap.path, args };
+  return { file: bwrap.path, args, env: {} };
 }
 
 function isUnder(path: string, dir: string): boolean {

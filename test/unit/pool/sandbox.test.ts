@@ -3,15 +3,17 @@ import { sandboxCommand } from '../../../pool/drivers/sandbox.js';
 import { UidPool } from '../../../pool/drivers/uid-pool.js';
 
 const debian = { executable: '/usr/bin/python3.11', version: '3.11.2', prefix: '/usr' };
-const run = { args: ['/b/hearth_runtime.py', 'serve'], readOnly: ['/data/builds/m-1'], writable: ['/data/run/abc'], network: false };
+const run = { args: ['/b/hearth_runtime.py', 'serve'], readOnly: ['/data/builds/m-1'], writable: ['/data/run/abc'], network: false, env: { LD_PRELOAD: '/data/builds/m-1/code/x.so', A: '1' } };
 
 t.test('without bubblewrap the interpreter runs directly', async (t) => {
-  t.same(sandboxCommand(debian, undefined, run), { file: '/usr/bin/python3.11', args: ['/b/hearth_runtime.py', 'serve'] });
+  t.same(sandboxCommand(debian, undefined, run), { file: '/usr/bin/python3.11', args: ['/b/hearth_runtime.py', 'serve'], env: run.env });
 });
 
 t.test('with bubblewrap: every namespace, the system read-only, the build read-only, the run dir writable', async (t) => {
-  const { file, args } = sandboxCommand(debian, { path: '/usr/bin/bwrap', version: '0.8.0' }, run);
+  const { file, args, env } = sandboxCommand(debian, { path: '/usr/bin/bwrap', version: '0.8.0' }, run);
   t.equal(file, '/usr/bin/bwrap');
+  t.same(env, {}, "the module's variables (LD_PRELOAD here) never reach bwrap itself");
+  t.ok(args.join(' ').includes('--clearenv --setenv LD_PRELOAD /data/builds/m-1/code/x.so --setenv A 1'), 'they are set inside the sandbox');
   t.equal(args[0], '--unshare-all');
   t.notOk(args.includes('--share-net'), 'no network');
   t.ok(args.includes('--die-with-parent'));
