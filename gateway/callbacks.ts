@@ -36,8 +36,12 @@ export class CallbackSender {
     this.timeoutMs = options.timeoutMs ?? 10_000;
   }
 
-  /** Validates X-Callback-Url at submission: a clear 400 instead of a silent failure later. */
-  check(url: string): string {
+  /** The X-Callback-Url of a request, validated (a clear 400 now instead of a silent failure later); null without one. */
+  fromHeader(header: string | string[] | undefined): string | null {
+    return typeof header === 'string' ? this.check(header) : null;
+  }
+
+  private check(url: string): string {
     let parsed: URL;
     try {
       parsed = new URL(url);

@@ -1,4 +1,4 @@
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { type BuildBackend, DockerBuild, ensureBaseImage, LocalBuild } from '../builder/index.js';
@@ -74,7 +74,6 @@ async function processEngine(config: Config, runDir: string, runtime: PythonRunt
     // traverse it (not list it); the database and token inside stay owner-only.
     await chmod(config.dataDir, 0o711);
   }
-  await mkdir(runDir, { recursive: true, mode: 0o711 });
   const driver = new ProcessDriver({ host, runDir, uids, log: log.child({ part: 'process' }) });
   const orphans = await driver.removeOrphans();
   if (orphans > 0) log.info({ orphans }, 'killed processes left by an earlier run');

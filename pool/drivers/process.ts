@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Driver, DriverInfo, DriverInstance, ExitInfo, InstanceHandle, InstanceSpec } from '../driver.js';
 import type { ProcessHost } from './process-host.js';
-import { type Command, sandboxCommand } from './sandbox.js';
+import { type Command, sandboxCommand, type SandboxRun } from './sandbox.js';
 import { UidPool } from './uid-pool.js';
 
 /** The host refused to start an instance's process (spawn failed, no uid left). */
@@ -27,13 +27,8 @@ export interface ProcessDriverOptions {
   readonly log: Logger;
 }
 
-/** A build step: python with `args`, in the sandbox, as the build user. */
-export interface BuildRun {
-  readonly args: readonly string[];
-  readonly readOnly: readonly string[];
-  readonly writable: readonly string[];
-  readonly network: boolean;
-  readonly env: Readonly<Record<string, string>>;
+/** A build step: python with `args`, in the sandbox, as the build user, within a time limit. */
+export interface BuildRun extends SandboxRun {
   readonly timeoutMs: number;
 }
 
@@ -163,8 +158,8 @@ export class ProcessDriver implements Driver {
       // and take the sandbox with them, so under bwrap only the runtime gets it.
       await this.terminate(entry);
       const timer = setTimeout(() => this.signal(entry, 'SIGKILL'), graceMs);
-      await handle.exited;
-      clearTimeout(timer);
+      await handle.exited.finally(() => clearTimeout(timer));
+      return;
     }
     await handle.exited;
   }
@@ -236,7 +231,7 @@ export class ProcessDriver implements Driver {
     return { exitCode: code, output: launched.output(), timedOut };
   }
 
-  private command(run: Omit<BuildRun, 'timeoutMs'>): Command {
+  private command(run: SandboxRun): Command {
     const { python, bwrap } = this.options.host;
     return sandboxCommand(python, bwrap, run);
   }

@@ -1,18 +1,14 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import t from 'tap';
 import { ulid } from 'ulid';
 import { openStore } from '../../store/index.js';
-import { ADMIN_TOKEN, eventually, makeDataDir, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { eventually, makeDataDir, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { spawnDaemon } from '../helpers/daemon-child.js';
 import { eachDriver } from '../helpers/drivers.js';
 
 // Async jobs on a real SQLite file and real instances, on both drivers.
-
-const ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
 const SOURCE = `import time
 
@@ -232,22 +228,9 @@ t.test('a job left running by crashes past HEARTH_JOB_MAX_ATTEMPTS ends failed w
 eachDriver(t, async (t, driver) => {
   t.test('SIGKILL of the daemon mid-run: after a restart every accepted job ends, none lost, none twice', async (t) => {
     const dataDir = await makeDataDir(t);
-    const child = spawn(process.execPath, [...process.execArgv, join(ROOT, 'gateway', 'main.ts')], {
-      env: { ...process.env, HEARTH_DRIVER: driver, HEARTH_DATA_DIR: dataDir, HEARTH_PORT: '0', HEARTH_ADMIN_TOKEN: ADMIN_TOKEN, HEARTH_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    t.teardown(() => {
-      child.kill('SIGKILL');
-    });
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    await eventually(async () => /"address":"http:\/\/[^"]+"/.test(out), 60_000, 'the daemon to listen');
-    const url = /"address":"(http:\/\/[^"]+)"/.exec(out)?.[1] as string;
-    const deploy = await fetch(`${url}/system/modules/durable`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ source: SOURCE, config: { maxInstances: 2, minWarm: 2 } }),
-    });
+    const daemon = await spawnDaemon(t, { HEARTH_DRIVER: driver, HEARTH_DATA_DIR: dataDir }, 60_000);
+    const url = daemon.url;
+    const deploy = await daemon.deploy('durable', SOURCE, { maxInstances: 2, minWarm: 2 });
     t.equal(deploy.status, 201);
     const ids: string[] = [];
     for (let i = 0; i < 40; i += 1) {
@@ -260,8 +243,7 @@ eachDriver(t, async (t, driver) => {
       const res = await fetch(`${url}/async?module=durable&status=succeeded&limit=500`);
       return ((await res.json()) as { jobs: unknown[] }).jobs.length >= 10;
     }, 20_000, 'some jobs to finish');
-    child.kill('SIGKILL');
-    await once(child, 'exit');
+    await daemon.kill();
 
     const next = await startDaemon(t, { driver, dataDir });
     const ended = await Promise.all(ids.map((id) => settled(next, id, 60_000)));

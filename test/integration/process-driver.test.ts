@@ -1,16 +1,13 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import t from 'tap';
-import { ADMIN_TOKEN, eventually, makeDataDir, startDaemon } from '../helpers/daemon.js';
+import { eventually, makeDataDir, startDaemon } from '../helpers/daemon.js';
+import { spawnDaemon } from '../helpers/daemon-child.js';
 
 // What only the process driver has: the sandbox or its absence, the choice
 // between drivers, and instances that must not outlive a SIGKILLed daemon.
 // (The shared behaviour runs against both drivers in the other integration files.)
 
-const ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const bwrapPresent = await readdir('/usr/bin').then((names) => names.includes('bwrap'));
 
 const PROBE = `import os, socket
@@ -90,36 +87,13 @@ t.test('HEARTH_DRIVER=auto falls back to the process driver when no engine answe
 for (const sandbox of ['auto', 'none']) {
   t.test(`SIGKILL of the daemon (sandbox ${sandbox}): its instances die with it, and the next start serves again`, async (t) => {
     const dataDir = await makeDataDir(t);
-    const child = spawn(process.execPath, [...process.execArgv, join(ROOT, 'gateway', 'main.ts')], {
-      env: {
-        ...process.env,
-        HEARTH_DRIVER: 'process',
-        HEARTH_SANDBOX: sandbox,
-        HEARTH_DATA_DIR: dataDir,
-        HEARTH_PORT: '0',
-        HEARTH_ADMIN_TOKEN: ADMIN_TOKEN,
-        HEARTH_LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    t.teardown(() => {
-      child.kill('SIGKILL');
-    });
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    await eventually(async () => /"address":"http:\/\/[^"]+"/.test(out), 30_000, 'the daemon to listen');
-    const url = /"address":"(http:\/\/[^"]+)"/.exec(out)?.[1] as string;
-    const deploy = await fetch(`${url}/system/modules/survivor`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ source: PROBE, config: { minWarm: 2 } }),
-    });
+    const daemon = await spawnDaemon(t, { HEARTH_DRIVER: 'process', HEARTH_SANDBOX: sandbox, HEARTH_DATA_DIR: dataDir }, 30_000);
+    const deploy = await daemon.deploy('survivor', PROBE, { minWarm: 2 });
     t.equal(deploy.status, 201);
     await eventually(async () => (await runtimePids(dataDir)).length === 2, 15_000, 'two warm instances');
     const pids = await runtimePids(dataDir);
 
-    child.kill('SIGKILL');
-    await once(child, 'exit');
+    await daemon.kill();
     await eventually(async () => pids.every((pid) => !alive(pid)), 5000, 'the instances to die with the daemon');
     t.pass(`instances ${pids.join(', ')} are gone`);
 
