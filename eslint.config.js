@@ -13,6 +13,7 @@ const FORBIDDEN = {
   builder: ['gateway', 'pool', 'store', 'workflows', 'triggers', 'cli'],
   runtimes: ['gateway', 'pool', 'builder', 'store', 'workflows', 'triggers', 'cli'],
   pool: ['gateway', 'builder', 'store', 'runtimes', 'workflows', 'triggers', 'cli'],
+  workflows: ['gateway', 'pool', 'builder', 'store', 'runtimes', 'triggers', 'cli'],
   gateway: ['cli'],
 };
 

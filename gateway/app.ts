@@ -11,13 +11,15 @@ import { InvalidRequestError } from './errors.js';
 import { toHttpError } from './http-errors.js';
 import type { ModuleRegistry } from './module-registry.js';
 import { functionRoutes } from './routes/functions.js';
-import type { JobRepository } from '../store/index.js';
+import type { JobRepository, RunRepository, WorkflowRepository } from '../store/index.js';
 import type { CallbackSender } from './callbacks.js';
 import type { JobRunner } from './job-runner.js';
 import { healthRoutes } from './routes/health.js';
 import { moduleRoutes } from './routes/modules.js';
 import { asyncRoutes } from './routes/async.js';
 import { systemRoutes } from './routes/system.js';
+import { workflowAdminRoutes, workflowRunRoutes } from './routes/workflows.js';
+import type { WorkflowRunner } from './workflow-runner.js';
 import { describeSchemaErrors, type SchemaError } from './validation-errors.js';
 
 declare module 'fastify' {
@@ -34,6 +36,9 @@ export interface AppDeps {
   readonly jobs: JobRepository;
   readonly runner: JobRunner;
   readonly callbacks: CallbackSender;
+  readonly workflows: WorkflowRepository;
+  readonly runs: RunRepository;
+  readonly workflowRunner: WorkflowRunner;
   readonly adminToken: string;
   readonly log: Logger;
   readonly version: string;
@@ -92,6 +97,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const invokeToken = deps.config.auth.invokeToken;
   void app.register(functionRoutes, { registry: deps.registry, pools: deps.pools, runner: deps.runner, callbacks: deps.callbacks, invokeToken });
   void app.register(asyncRoutes, { registry: deps.registry, jobs: deps.jobs, runner: deps.runner, callbacks: deps.callbacks, invokeToken });
+  const workflowDeps = {
+    workflows: deps.workflows,
+    runs: deps.runs,
+    runner: deps.workflowRunner,
+    registry: deps.registry,
+    maxNodes: deps.config.workflows.maxNodes,
+    maxDataBytes: deps.config.workflows.maxDataBytes,
+  };
+  void app.register(workflowRunRoutes, { ...workflowDeps, invokeToken });
   void app.register(async (admin) => {
     admin.addHook('onRequest', requireBearer(deps.adminToken, 'admin'));
     await admin.register(multipart, { limits: { fileSize: deps.config.limits.maxUploadBytes, files: 1, fields: 10, parts: 12 } });
@@ -101,6 +115,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       maxUploadBytes: deps.config.limits.maxUploadBytes,
     });
     await admin.register(systemRoutes, { registry: deps.registry, pools: deps.pools, version: deps.version });
+    await admin.register(workflowAdminRoutes, workflowDeps);
   });
   return app;
 }

@@ -75,6 +75,18 @@ export interface Config {
     /** HEARTH_CALLBACK_ALLOW: comma-separated URL prefixes X-Callback-Url must start with. Default: any http(s) URL. */
     readonly callbackAllow: readonly string[];
   };
+  readonly workflows: {
+    /** HEARTH_WORKFLOW_MAX_NODES: nodes one workflow may have. Default 100. */
+    readonly maxNodes: number;
+    /** HEARTH_WORKFLOW_MAX_STEPS: function calls one run may make, retries included. Default 1000. */
+    readonly maxSteps: number;
+    /** HEARTH_WORKFLOW_MAX_RUN_MS: wall time of one run (counted afresh when a restart resumes it). Default 900000 (15 min). */
+    readonly maxRunMs: number;
+    /** HEARTH_WORKFLOW_MAX_DATA_BYTES: largest JSON passed into or out of a step (and a run's input). Default 1 MiB. */
+    readonly maxDataBytes: number;
+    /** HEARTH_WORKFLOW_CONCURRENCY: async runs under way at once, daemon-wide (their steps share the pools). Default 16. */
+    readonly concurrency: number;
+  };
   /** HEARTH_SHUTDOWN_GRACE_MS: how long SIGTERM waits for in-flight calls. Default 10000. */
   readonly shutdownGraceMs: number;
 }
@@ -187,6 +199,13 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       maxResultBytes: int(env, 'HEARTH_JOB_MAX_RESULT_BYTES', 1024 * 1024, 1024, 1024 ** 3),
       maxLogBytes: int(env, 'HEARTH_JOB_MAX_LOG_BYTES', 64 * 1024, 1024, 1024 ** 3),
       callbackAllow: (optional(env, 'HEARTH_CALLBACK_ALLOW') ?? '').split(',').map((p) => p.trim()).filter(Boolean),
+    },
+    workflows: {
+      maxNodes: int(env, 'HEARTH_WORKFLOW_MAX_NODES', 100, 1, 10_000),
+      maxSteps: int(env, 'HEARTH_WORKFLOW_MAX_STEPS', 1000, 1, 1_000_000),
+      maxRunMs: int(env, 'HEARTH_WORKFLOW_MAX_RUN_MS', 900_000, 100, 7 * 24 * 3600 * 1000),
+      maxDataBytes: int(env, 'HEARTH_WORKFLOW_MAX_DATA_BYTES', 1024 * 1024, 64, 1024 ** 3),
+      concurrency: int(env, 'HEARTH_WORKFLOW_CONCURRENCY', 16, 1, 10_000),
     },
     shutdownGraceMs: int(env, 'HEARTH_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
   };

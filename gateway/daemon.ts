@@ -12,6 +12,7 @@ import { buildApp } from './app.js';
 import { CallbackSender } from './callbacks.js';
 import { selectEngine } from './driver-select.js';
 import { JobRunner } from './job-runner.js';
+import { WorkflowRunner } from './workflow-runner.js';
 import type { Config } from './config.js';
 import { ModuleRegistry } from './module-registry.js';
 
@@ -60,8 +61,30 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
   const runner = new JobRunner({ jobs: store.jobs, pools, registry, callbacks, limits: config.jobs, log: log.child({ part: 'jobs' }) });
   const recovered = runner.start();
   if (recovered.requeued + recovered.failed + recovered.queued > 0) log.info(recovered, 'async jobs recovered from the last run');
+  const workflowRunner = new WorkflowRunner({
+    runs: store.runs,
+    pools,
+    registry,
+    limits: { ...config.workflows, maxAttempts: config.jobs.maxAttempts, ttlMs: config.jobs.ttlMs, maxLogBytes: config.jobs.maxLogBytes },
+    log: log.child({ part: 'workflows' }),
+  });
+  const runs = workflowRunner.start();
+  if (runs.resumed + runs.interrupted + runs.queued > 0) log.info(runs, 'workflow runs recovered from the last run');
   const admin = await resolveAdminToken(config.auth.adminToken, config.dataDir);
-  const app = buildApp({ config, registry, pools, jobs: store.jobs, runner, callbacks, adminToken: admin.token, log, version: HEARTH_VERSION });
+  const app = buildApp({
+    config,
+    registry,
+    pools,
+    jobs: store.jobs,
+    runner,
+    callbacks,
+    workflows: store.workflows,
+    runs: store.runs,
+    workflowRunner,
+    adminToken: admin.token,
+    log,
+    version: HEARTH_VERSION,
+  });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -71,8 +94,11 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
       const serverClosed = app.close();
       // Jobs not yet started stay queued in SQLite for the next start; running ones finish within the grace.
       const jobsDone = runner.close();
+      // Workflow runs start no further step; async ones resume from their finished steps at the next start.
+      const runsDone = workflowRunner.close();
       await pools.close(config.shutdownGraceMs);
       await jobsDone;
+      await runsDone;
       callbacks.close();
       // server.close() only closed the connections idle when it began; those that
       // served the last calls are idle now, and would otherwise linger for keep-alive.

@@ -54,3 +54,38 @@ export class JobNotCancellableError extends Error {
 export class CallbackNotAllowedError extends Error {
   readonly code = 'CALLBACK_NOT_ALLOWED';
 }
+
+export class WorkflowNotFoundError extends Error {
+  readonly code = 'WORKFLOW_NOT_FOUND';
+  constructor(name: string) {
+    super(`no workflow named ${name}`);
+  }
+}
+
+/** The document failed validation: every problem, each with its place. */
+export class WorkflowInvalidError extends Error {
+  readonly code = 'INVALID_WORKFLOW';
+  constructor(readonly details: { readonly problems: readonly { readonly at: string; readonly message: string }[] }) {
+    const first = details.problems[0];
+    const more = details.problems.length > 1 ? ` (and ${details.problems.length - 1} more problems)` : '';
+    super(`the workflow is invalid: ${first === undefined ? 'unknown problem' : `${first.at}: ${first.message}`}${more}`);
+  }
+}
+
+export class RunNotFoundError extends Error {
+  readonly code = 'RUN_NOT_FOUND';
+  constructor(id: string) {
+    super(`no workflow run ${id}`);
+  }
+}
+
+/** A synchronous run ended without success; details carry the run record with every step. */
+export class WorkflowRunError extends Error {
+  constructor(
+    readonly code: 'WORKFLOW_FAILED' | 'WORKFLOW_TIMEOUT' | 'SHUTTING_DOWN',
+    message: string,
+    readonly details: Readonly<Record<string, unknown>>,
+  ) {
+    super(message);
+  }
+}

@@ -1,8 +1,9 @@
-import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { InvokeOutcome, PoolManager } from '../pool/index.js';
 import type { JobOutcome, JobRepository, JobRow, NewJob } from '../store/index.js';
 import type { CallbackSender } from './callbacks.js';
+import { CompletionWaiters, purgeEvery } from './completion-waiters.js';
+import { cutLogs } from './cut-logs.js';
 import type { ModuleRegistry } from './module-registry.js';
 
 export interface JobLimits {
@@ -25,8 +26,6 @@ export interface JobRunnerDeps {
 
 // A module whose pool refused a job (its queue full of sync calls) is tried again after this.
 const SATURATED_RETRY_MS = 100;
-const PURGE_MAX_INTERVAL_MS = 3_600_000;
-const PURGE_MIN_INTERVAL_MS = 100;
 
 /**
  * Runs async jobs through the same pools as sync calls. Jobs wait in SQLite and,
@@ -41,8 +40,8 @@ export class JobRunner {
   /** Modules with queued jobs, in dispatch order. */
   private readonly turn: string[] = [];
   private readonly active = new Map<string, number>();
+  private readonly waiters = new CompletionWaiters<JobRow>();
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly finished = new EventEmitter();
   private running = 0;
   private closed = false;
   private batch: { job: NewJob; done: (err?: Error) => void }[] = [];
@@ -52,7 +51,6 @@ export class JobRunner {
 
   constructor(private readonly deps: JobRunnerDeps) {
     this.now = deps.now ?? Date.now;
-    this.finished.setMaxListeners(0);
   }
 
   /**
@@ -89,8 +87,7 @@ export class JobRunner {
     const queued = jobs.idsWithStatus('queued');
     for (const job of queued) this.enqueue(job.module, job.id);
     for (const row of jobs.pendingCallbacks()) this.deps.callbacks.deliver(row);
-    const interval = Math.min(PURGE_MAX_INTERVAL_MS, Math.max(PURGE_MIN_INTERVAL_MS, Math.floor(limits.ttlMs / 2)));
-    this.purgeTimer = setInterval(() => this.purge(), interval).unref();
+    this.purgeTimer = purgeEvery(limits.ttlMs, () => this.purge());
     this.pump();
     return { requeued, failed, queued: queued.length };
   }
@@ -126,17 +123,7 @@ export class JobRunner {
 
   /** Resolves with the job once it has ended, or undefined after `ms`. */
   waitFor(id: string, ms: number): Promise<JobRow | undefined> {
-    return new Promise((resolve) => {
-      const onDone = (row: JobRow): void => {
-        clearTimeout(timer);
-        resolve(row);
-      };
-      const timer = setTimeout(() => {
-        this.finished.off(id, onDone);
-        resolve(undefined);
-      }, ms);
-      this.finished.once(id, onDone);
-    });
+    return this.waiters.waitFor(id, ms);
   }
 
   /** Stops dispatching and waits for running jobs (the pools bound how long). */
@@ -263,14 +250,14 @@ export class JobRunner {
         status: timeout ? 'timeout' : 'failed',
         result: null,
         error: { type: e.code ?? e.name ?? 'Error', message: String(e.message ?? err), traceback: '' },
-        logs: this.cutLogs(String((err as { details?: { logs?: unknown } }).details?.logs ?? '')),
+        logs: cutLogs(String((err as { details?: { logs?: unknown } }).details?.logs ?? ''), this.deps.limits.maxLogBytes),
         finishedAt,
         durationMs: finishedAt - startedAt,
         coldStart: null,
       };
     }
     const reply = outcome.reply;
-    const logs = this.cutLogs(reply.logs);
+    const logs = cutLogs(reply.logs, this.deps.limits.maxLogBytes);
     const base = { logs, finishedAt, durationMs: reply.durationMs, coldStart: outcome.coldStart };
     if (!reply.ok) {
       const error = reply.error ?? { type: 'Error', message: 'the handler failed', traceback: '' };
@@ -284,16 +271,8 @@ export class JobRunner {
     return { ...base, status: 'succeeded', result: result.toString('utf8'), error: null };
   }
 
-  /** Keeps the end of long logs (where the failure usually is), marked as cut. */
-  private cutLogs(logs: string): string {
-    const max = this.deps.limits.maxLogBytes;
-    const bytes = Buffer.from(logs);
-    if (bytes.length <= max) return logs;
-    return `[hearth: logs truncated to the last ${max} bytes]\n${bytes.subarray(bytes.length - max).toString('utf8')}`;
-  }
-
   private ended(row: JobRow): void {
-    this.finished.emit(row.id, row);
+    this.waiters.ended(row.id, row);
     if (row.callback !== null) this.deps.callbacks.deliver(row);
   }
 

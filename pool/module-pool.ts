@@ -85,7 +85,7 @@ export class ModulePool {
     this.reconcile();
   }
 
-  async invoke(fn: string, body: string): Promise<InvokeOutcome> {
+  async invoke(fn: string, body: string, timeoutMs?: number): Promise<InvokeOutcome> {
     if (this.closed) throw new PoolClosedError(this.spec.module);
     this.failFastWhileBroken();
     const lease = this.acquireNow() ?? (await this.enqueue());
@@ -93,7 +93,7 @@ export class ModulePool {
     try {
       await lease.ready;
       const instance = slot.instance as Instance;
-      const reply = await instance.call(fn, body, this.settings.timeoutMs);
+      const reply = await instance.call(fn, body, Math.min(this.settings.timeoutMs, timeoutMs ?? Infinity));
       return { reply, coldStart: lease.coldStart, instanceId: slot.handle?.id ?? slot.record.id };
     } catch (err) {
       if (err instanceof InvocationTimeoutError) this.apply(slot, { type: 'timeout' });

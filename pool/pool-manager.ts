@@ -49,10 +49,11 @@ export class PoolManager {
     }
   }
 
-  invoke(module: string, fn: string, body: string): Promise<InvokeOutcome> {
+  /** `timeoutMs` narrows the module's own limit for this call (a workflow node's, say); it never widens it. */
+  invoke(module: string, fn: string, body: string, options?: { readonly timeoutMs?: number }): Promise<InvokeOutcome> {
     const pool = this.pools.get(module);
     if (pool === undefined) return Promise.reject(new PoolClosedError(module));
-    return pool.invoke(fn, body);
+    return pool.invoke(fn, body, options?.timeoutMs);
   }
 
   snapshot(module: string): PoolSnapshot | undefined {

@@ -47,6 +47,46 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX jobs_status ON jobs (status, id);
    CREATE INDEX jobs_module ON jobs (module, id);
    CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;`,
+  // Workflows, their runs (with the definition they started with) and one row per node per run.
+  `CREATE TABLE workflows (
+     name       TEXT PRIMARY KEY,
+     definition TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   ) STRICT;
+   CREATE TABLE workflow_runs (
+     id          TEXT PRIMARY KEY,
+     workflow    TEXT NOT NULL,
+     definition  TEXT NOT NULL,
+     mode        TEXT NOT NULL,
+     status      TEXT NOT NULL,
+     input       TEXT NOT NULL,
+     output      TEXT,
+     error       TEXT,
+     attempts    INTEGER NOT NULL DEFAULT 0,
+     created_at  INTEGER NOT NULL,
+     started_at  INTEGER,
+     finished_at INTEGER
+   ) STRICT;
+   CREATE INDEX workflow_runs_status ON workflow_runs (status, id);
+   CREATE INDEX workflow_runs_workflow ON workflow_runs (workflow, id);
+   CREATE INDEX workflow_runs_finished ON workflow_runs (finished_at) WHERE finished_at IS NOT NULL;
+   CREATE TABLE workflow_steps (
+     run_id      TEXT NOT NULL REFERENCES workflow_runs (id) ON DELETE CASCADE,
+     node        TEXT NOT NULL,
+     function    TEXT NOT NULL,
+     status      TEXT NOT NULL,
+     input       TEXT,
+     output      TEXT,
+     error       TEXT,
+     logs        TEXT NOT NULL,
+     attempts    INTEGER NOT NULL,
+     started_at  INTEGER,
+     finished_at INTEGER,
+     duration_ms REAL,
+     cold_start  INTEGER,
+     PRIMARY KEY (run_id, node)
+   ) STRICT;`,
 ];
 
 /** Opens (creating if needed) the database file in WAL mode and migrates it. */

@@ -2,13 +2,15 @@ import { openDatabase, type Db } from './db.js';
 import { BuildRepository } from './builds.js';
 import { JobRepository } from './jobs.js';
 import { ModuleRepository } from './modules.js';
+import { RunRepository, WorkflowRepository } from './workflows.js';
 
 export type { Db } from './db.js';
 export type { ModuleRow } from './modules.js';
 export type { BuildRow } from './builds.js';
 export type { JobRow, JobStatus, JobError, JobOutcome, NewJob, JobQuery, CallbackState } from './jobs.js';
 export { TERMINAL } from './jobs.js';
-export { ModuleRepository, BuildRepository, JobRepository, openDatabase };
+export type { WorkflowRow, RunRow, RunStatus, RunMode, RunErrorRecord, StepRow, NewRun, RunQuery } from './workflows.js';
+export { ModuleRepository, BuildRepository, JobRepository, WorkflowRepository, RunRepository, openDatabase };
 
 /** The database and its repositories, opened together. */
 export interface Store {
@@ -16,6 +18,8 @@ export interface Store {
   readonly modules: ModuleRepository;
   readonly builds: BuildRepository;
   readonly jobs: JobRepository;
+  readonly workflows: WorkflowRepository;
+  readonly runs: RunRepository;
   close(): void;
 }
 
@@ -26,6 +30,8 @@ export function openStore(file: string): Store {
     modules: new ModuleRepository(db),
     builds: new BuildRepository(db),
     jobs: new JobRepository(db),
+    workflows: new WorkflowRepository(db),
+    runs: new RunRepository(db),
     close: () => db.close(),
   };
 }

@@ -57,7 +57,7 @@ export async function asyncRoutes(app: FastifyInstance, deps: AsyncRoutesDeps): 
       const entry = deps.registry.lookup(module);
       if (entry === undefined) throw new ModuleNotFoundError(module);
       if (!entry.functions.has(fn)) throw new UnknownFunctionError(module, fn, { functions: entry.record.functions });
-            const callbackUrl = deps.callbacks.fromHeader(request.headers['x-callback-url']);
+      const callbackUrl = deps.callbacks.fromHeader(request.headers['x-callback-url']);
       const id = ulid();
       const payload = invocationPayload(entry.record, fn, request, 'async', id);
       await deps.runner.submit({ id, module, function: fn, payload, createdAt: Date.now(), callbackUrl });

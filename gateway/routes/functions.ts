@@ -45,7 +45,7 @@ export async function functionRoutes(app: FastifyInstance, deps: FunctionRoutesD
         outcome = await deps.pools.invoke(module, fn, invocationPayload(entry.record, fn, request, 'http'));
       } else {
         // RFC 7240 respond-async: answer normally if the call ends within wait=N s, else 202 and it goes on as a job.
-                const callbackUrl = deps.callbacks.fromHeader(request.headers['x-callback-url']);
+        const callbackUrl = deps.callbacks.fromHeader(request.headers['x-callback-url']);
         const id = ulid();
         const payload = invocationPayload(entry.record, fn, request, 'http', id);
         const startedAt = Date.now();

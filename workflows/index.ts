@@ -1,0 +1,10 @@
+export type { Workflow, WorkflowNode, WorkflowEdge } from './workflow.js';
+export type { Condition, Operator, Problem } from './condition.js';
+export { OPERATORS, evaluate, parseCondition } from './condition.js';
+export type { JsonPath } from './json-path.js';
+export { parsePath, readPath, writePath } from './json-path.js';
+export type { Validation, WorkflowLimits } from './validate.js';
+export { validateWorkflow } from './validate.js';
+export { toMermaid, describeCondition } from './graph.js';
+export type { Step, StepStatus, StepError, StepCall, StepReply, RunEnv, RunLimits, RunError, RunResult } from './scheduler.js';
+export { executeRun } from './scheduler.js';
