@@ -20,6 +20,9 @@ import { asyncRoutes } from './routes/async.js';
 import { systemRoutes } from './routes/system.js';
 import { workflowAdminRoutes, workflowRunRoutes } from './routes/workflows.js';
 import type { WorkflowRunner } from './workflow-runner.js';
+import type { Invoker } from './invoker.js';
+import type { Metrics } from './metrics.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { describeSchemaErrors, type SchemaError } from './validation-errors.js';
 
 declare module 'fastify' {
@@ -39,6 +42,8 @@ export interface AppDeps {
   readonly workflows: WorkflowRepository;
   readonly runs: RunRepository;
   readonly workflowRunner: WorkflowRunner;
+  readonly invoker: Invoker;
+  readonly metrics: Metrics;
   readonly adminToken: string;
   readonly log: Logger;
   readonly version: string;
@@ -95,7 +100,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   void app.register(healthRoutes, { driver: deps.pools.driverName, version: deps.version });
   const invokeToken = deps.config.auth.invokeToken;
-  void app.register(functionRoutes, { registry: deps.registry, pools: deps.pools, runner: deps.runner, callbacks: deps.callbacks, invokeToken });
+  void app.register(functionRoutes, { registry: deps.registry, invoker: deps.invoker, runner: deps.runner, callbacks: deps.callbacks, invokeToken });
+  void app.register(metricsRoutes, { metrics: deps.metrics, token: invokeToken });
   void app.register(asyncRoutes, { registry: deps.registry, jobs: deps.jobs, runner: deps.runner, callbacks: deps.callbacks, invokeToken });
   const workflowDeps = {
     workflows: deps.workflows,

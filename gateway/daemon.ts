@@ -13,6 +13,8 @@ import { CallbackSender } from './callbacks.js';
 import { selectEngine } from './driver-select.js';
 import { JobRunner } from './job-runner.js';
 import { WorkflowRunner } from './workflow-runner.js';
+import { Invoker } from './invoker.js';
+import { Metrics } from './metrics.js';
 import type { Config } from './config.js';
 import { ModuleRegistry } from './module-registry.js';
 
@@ -57,13 +59,15 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
     store.close();
     throw err;
   }
+  const metrics = new Metrics({ pools, jobs: store.jobs });
+  const invoker = new Invoker(pools, metrics);
   const callbacks = new CallbackSender(store.jobs, { allow: config.jobs.callbackAllow }, log.child({ part: 'callbacks' }));
-  const runner = new JobRunner({ jobs: store.jobs, pools, registry, callbacks, limits: config.jobs, log: log.child({ part: 'jobs' }) });
+  const runner = new JobRunner({ jobs: store.jobs, invoker, registry, callbacks, limits: config.jobs, log: log.child({ part: 'jobs' }) });
   const recovered = runner.start();
   if (recovered.requeued + recovered.failed + recovered.queued > 0) log.info(recovered, 'async jobs recovered from the last run');
   const workflowRunner = new WorkflowRunner({
     runs: store.runs,
-    pools,
+    invoker,
     registry,
     limits: { ...config.workflows, maxAttempts: config.jobs.maxAttempts, ttlMs: config.jobs.ttlMs, maxLogBytes: config.jobs.maxLogBytes },
     log: log.child({ part: 'workflows' }),
@@ -81,6 +85,8 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
     workflows: store.workflows,
     runs: store.runs,
     workflowRunner,
+    invoker,
+    metrics,
     adminToken: admin.token,
     log,
     version: HEARTH_VERSION,

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
-import type { InvokeOutcome, PoolManager } from '../pool/index.js';
+import type { InvokeOutcome } from '../pool/index.js';
 import type { JobOutcome, JobRepository, JobRow, NewJob } from '../store/index.js';
 import type { CallbackSender } from './callbacks.js';
 import { CompletionWaiters, purgeEvery } from './completion-waiters.js';
 import { cutLogs } from './cut-logs.js';
+import type { Invoker } from './invoker.js';
 import type { ModuleRegistry } from './module-registry.js';
 
 export interface JobLimits {
@@ -16,7 +17,7 @@ export interface JobLimits {
 
 export interface JobRunnerDeps {
   readonly jobs: JobRepository;
-  readonly pools: PoolManager;
+  readonly invoker: Invoker;
   readonly registry: ModuleRegistry;
   readonly callbacks: CallbackSender;
   readonly limits: JobLimits;
@@ -220,7 +221,7 @@ export class JobRunner {
     if (!entry.functions.has(job.function)) {
       throw Object.assign(new Error(`module ${job.module} has no function ${job.function} any more`), { code: 'FUNCTION_NOT_FOUND' });
     }
-    return this.deps.pools.invoke(job.module, job.function, job.payload);
+    return this.deps.invoker.invoke(job.module, job.function, job.payload, 'async');
   }
 
   private complete(id: string, startedAt: number, outcome: InvokeOutcome | undefined, err: unknown, module?: string): void {

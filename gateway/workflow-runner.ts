@@ -1,18 +1,18 @@
 import type { Logger } from 'pino';
 import { ulid } from 'ulid';
-import type { PoolManager } from '../pool/index.js';
 import type { RunRepository, RunRow, StepRow } from '../store/index.js';
 import { executeRun, type RunLimits, type RunResult, type Step, type StepCall, type StepReply, type Workflow } from '../workflows/index.js';
 import { CompletionWaiters, purgeEvery } from './completion-waiters.js';
 import { cutLogs } from './cut-logs.js';
 import { HandlerError, ModuleNotFoundError, UnknownFunctionError } from './errors.js';
 import { buildPayload } from './invocation-payload.js';
+import type { Invoker } from './invoker.js';
 import type { ModuleRegistry } from './module-registry.js';
 import { compileWorkflow } from './workflow-definitions.js';
 
 export interface WorkflowRunnerDeps {
   readonly runs: RunRepository;
-  readonly pools: PoolManager;
+  readonly invoker: Invoker;
   readonly registry: ModuleRegistry;
   readonly limits: RunLimits & {
     readonly maxNodes: number;
@@ -175,7 +175,7 @@ export class WorkflowRunner {
       requestId: `${run.id}-${node.name}-${call.attempt}`,
       extra: { workflow: { name: run.workflow, run_id: run.id, node: node.name, attempt: call.attempt } },
     });
-    const outcome = await this.deps.pools.invoke(node.module, node.fn, payload, { timeoutMs: node.timeoutMs });
+    const outcome = await this.deps.invoker.invoke(node.module, node.fn, payload, 'workflow', { timeoutMs: node.timeoutMs });
     const reply = outcome.reply;
     if (!reply.ok) {
       const error = reply.error ?? { type: 'Error', message: 'the handler failed', traceback: '' };

@@ -1,18 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ulid } from 'ulid';
-import type { InvokeOutcome, PoolManager } from '../../pool/index.js';
+import type { InvokeOutcome } from '../../pool/index.js';
 import { requireBearer } from '../auth.js';
 import type { CallbackSender } from '../callbacks.js';
 import { HandlerError, ModuleNotFoundError, UnknownFunctionError } from '../errors.js';
 import { invocationPayload } from '../invocation-payload.js';
+import type { Invoker } from '../invoker.js';
 import type { JobRunner } from '../job-runner.js';
 import { NAME_PATTERN } from '../module-config.js';
 import type { ModuleRegistry } from '../module-registry.js';
 
 export interface FunctionRoutesDeps {
   readonly registry: ModuleRegistry;
-  readonly pools: PoolManager;
+  readonly invoker: Invoker;
   readonly runner: JobRunner;
   readonly callbacks: CallbackSender;
   /** When set, calls need this bearer token. */
@@ -42,14 +43,14 @@ export async function functionRoutes(app: FastifyInstance, deps: FunctionRoutesD
       const prefer = respondAsync(request.headers.prefer);
       let outcome: InvokeOutcome;
       if (prefer === undefined) {
-        outcome = await deps.pools.invoke(module, fn, invocationPayload(entry.record, fn, request, 'http'));
+        outcome = await deps.invoker.invoke(module, fn, invocationPayload(entry.record, fn, request, 'http'), 'http');
       } else {
         // RFC 7240 respond-async: answer normally if the call ends within wait=N s, else 202 and it goes on as a job.
         const callbackUrl = deps.callbacks.fromHeader(request.headers['x-callback-url']);
         const id = ulid();
         const payload = invocationPayload(entry.record, fn, request, 'http', id);
         const startedAt = Date.now();
-        const call = deps.pools.invoke(module, fn, payload);
+        const call = deps.invoker.invoke(module, fn, payload, 'http');
         const early = await Promise.race([call, delay(prefer.waitMs, undefined, { ref: false })]);
         if (early === undefined) {
           deps.runner.adopt({ id, module, function: fn, payload, createdAt: startedAt, callbackUrl, running: { startedAt } }, call);

@@ -65,3 +65,16 @@ t.test('driver choice and process driver settings', async (t) => {
   t.throws(() => loadConfig({ HEARTH_SANDBOX: 'firejail' }), { message: /HEARTH_SANDBOX: expected one of auto\|bwrap\|none/ });
   t.throws(() => loadConfig({ HEARTH_PROCESS_UID_BASE: '0' }), { message: /HEARTH_PROCESS_UID_BASE/ }, 'never root');
 });
+
+t.test('workflow limits', async (t) => {
+  t.same(loadConfig({}).workflows, { maxNodes: 100, maxSteps: 1000, maxRunMs: 900_000, maxDataBytes: 1024 * 1024, concurrency: 16 });
+  const config = loadConfig({
+    HEARTH_WORKFLOW_MAX_NODES: '5',
+    HEARTH_WORKFLOW_MAX_STEPS: '7',
+    HEARTH_WORKFLOW_MAX_RUN_MS: '1000',
+    HEARTH_WORKFLOW_MAX_DATA_BYTES: '4096',
+    HEARTH_WORKFLOW_CONCURRENCY: '2',
+  });
+  t.same(config.workflows, { maxNodes: 5, maxSteps: 7, maxRunMs: 1000, maxDataBytes: 4096, concurrency: 2 });
+  t.throws(() => loadConfig({ HEARTH_WORKFLOW_MAX_NODES: '0' }), /HEARTH_WORKFLOW_MAX_NODES: expected an integer from 1/);
+});
