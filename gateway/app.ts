@@ -22,6 +22,9 @@ import { workflowAdminRoutes, workflowRunRoutes } from './routes/workflows.js';
 import type { WorkflowRunner } from './workflow-runner.js';
 import type { Invoker } from './invoker.js';
 import type { Metrics } from './metrics.js';
+import type { InvocationRecorder } from './invocation-recorder.js';
+import type { LatencyWindow } from './latency-window.js';
+import { invocationRoutes } from './routes/invocations.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { describeSchemaErrors, type SchemaError } from './validation-errors.js';
 
@@ -44,6 +47,8 @@ export interface AppDeps {
   readonly workflowRunner: WorkflowRunner;
   readonly invoker: Invoker;
   readonly metrics: Metrics;
+  readonly recorder: InvocationRecorder;
+  readonly latency: LatencyWindow;
   readonly adminToken: string;
   readonly log: Logger;
   readonly version: string;
@@ -119,9 +124,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       registry: deps.registry,
       pools: deps.pools,
       maxUploadBytes: deps.config.limits.maxUploadBytes,
+      latency: deps.latency,
     });
     await admin.register(systemRoutes, { registry: deps.registry, pools: deps.pools, version: deps.version });
     await admin.register(workflowAdminRoutes, workflowDeps);
+    await admin.register(invocationRoutes, { recorder: deps.recorder, registry: deps.registry });
   });
   return app;
 }

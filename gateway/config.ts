@@ -75,6 +75,14 @@ export interface Config {
     /** HEARTH_CALLBACK_ALLOW: comma-separated URL prefixes X-Callback-Url must start with. Default: any http(s) URL. */
     readonly callbackAllow: readonly string[];
   };
+  readonly invocations: {
+    /** HEARTH_INVOCATION_TTL: invocation records older than this are purged. Default 7d. */
+    readonly ttlMs: number;
+    /** HEARTH_INVOCATION_MAX_RECORDS: at most this many records are kept (the newest). Default 100000. */
+    readonly maxRecords: number;
+    /** HEARTH_INVOCATION_FLUSH_MS: longest a record waits in memory before its batch is written. Default 200. */
+    readonly flushMs: number;
+  };
   readonly workflows: {
     /** HEARTH_WORKFLOW_MAX_NODES: nodes one workflow may have. Default 100. */
     readonly maxNodes: number;
@@ -199,6 +207,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       maxResultBytes: int(env, 'HEARTH_JOB_MAX_RESULT_BYTES', 1024 * 1024, 1024, 1024 ** 3),
       maxLogBytes: int(env, 'HEARTH_JOB_MAX_LOG_BYTES', 64 * 1024, 1024, 1024 ** 3),
       callbackAllow: (optional(env, 'HEARTH_CALLBACK_ALLOW') ?? '').split(',').map((p) => p.trim()).filter(Boolean),
+    },
+    invocations: {
+      ttlMs: duration(env, 'HEARTH_INVOCATION_TTL', 7 * 24 * 3600 * 1000),
+      maxRecords: int(env, 'HEARTH_INVOCATION_MAX_RECORDS', 100_000, 1, 100_000_000),
+      flushMs: int(env, 'HEARTH_INVOCATION_FLUSH_MS', 200, 1, 60_000),
     },
     workflows: {
       maxNodes: int(env, 'HEARTH_WORKFLOW_MAX_NODES', 100, 1, 10_000),

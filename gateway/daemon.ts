@@ -14,11 +14,17 @@ import { selectEngine } from './driver-select.js';
 import { JobRunner } from './job-runner.js';
 import { WorkflowRunner } from './workflow-runner.js';
 import { Invoker } from './invoker.js';
+import { InvocationRecorder } from './invocation-recorder.js';
+import { LatencyWindow } from './latency-window.js';
 import { Metrics } from './metrics.js';
 import type { Config } from './config.js';
 import { ModuleRegistry } from './module-registry.js';
 
 export const HEARTH_VERSION = '0.1.0';
+
+// Per-module p50/p95/p99 in GET /system/modules/:module cover this long.
+const LATENCY_WINDOW_MS = 5 * 60_000;
+const LATENCY_MAX_SAMPLES = 20_000;
 
 export interface Daemon {
   readonly app: FastifyInstance;
@@ -60,7 +66,10 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
     throw err;
   }
   const metrics = new Metrics({ pools, jobs: store.jobs });
-  const invoker = new Invoker(pools, metrics);
+  const recorder = new InvocationRecorder(store.invocations, { ...config.invocations, maxBatch: 1000 }, log.child({ part: 'invocations' }));
+  recorder.start();
+  const latency = new LatencyWindow(LATENCY_WINDOW_MS, LATENCY_MAX_SAMPLES);
+  const invoker = new Invoker({ pools, metrics, recorder, latency, maxLogBytes: config.jobs.maxLogBytes });
   const callbacks = new CallbackSender(store.jobs, { allow: config.jobs.callbackAllow }, log.child({ part: 'callbacks' }));
   const runner = new JobRunner({ jobs: store.jobs, invoker, registry, callbacks, limits: config.jobs, log: log.child({ part: 'jobs' }) });
   const recovered = runner.start();
@@ -87,6 +96,8 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
     workflowRunner,
     invoker,
     metrics,
+    recorder,
+    latency,
     adminToken: admin.token,
     log,
     version: HEARTH_VERSION,
@@ -106,6 +117,7 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
       await jobsDone;
       await runsDone;
       callbacks.close();
+      recorder.close();
       // server.close() only closed the connections idle when it began; those that
       // served the last calls are idle now, and would otherwise linger for keep-alive.
       app.server.closeIdleConnections();

@@ -89,3 +89,10 @@ export class WorkflowRunError extends Error {
     super(message);
   }
 }
+
+export class InvocationNotFoundError extends Error {
+  readonly code = 'INVOCATION_NOT_FOUND';
+  constructor(id: string) {
+    super(`no invocation record ${id} (records are written within HEARTH_INVOCATION_FLUSH_MS and kept per HEARTH_INVOCATION_TTL)`);
+  }
+}

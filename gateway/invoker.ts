@@ -1,26 +1,91 @@
 import type { InvokeOutcome, PoolManager } from '../pool/index.js';
+import { cutLogs } from './cut-logs.js';
+import { idGenerator } from './ids.js';
+import { toHttpError } from './http-errors.js';
+import type { InvocationRecorder } from './invocation-recorder.js';
+import type { LatencyWindow } from './latency-window.js';
 import { callStatus, type Metrics } from './metrics.js';
+
+/** What started a call, and how to file it. */
+export interface CallMeta {
+  /** http | async | workflow */
+  readonly trigger: string;
+  /** The call id (X-Hearth-Call-Id); a new ULID when not given. */
+  readonly id?: string;
+  /** `job:<id>`, `run:<id>/<node>`. */
+  readonly source?: string;
+  /** Narrows the module's timeoutMs for this call. */
+  readonly timeoutMs?: number;
+}
+
+export interface InvokerDeps {
+  readonly pools: PoolManager;
+  readonly metrics: Metrics;
+  readonly recorder: InvocationRecorder;
+  readonly latency: LatencyWindow;
+  readonly maxLogBytes: number;
+}
 
 /**
  * Every call (HTTP, async job, workflow step) goes to the pools through here,
- * so each is counted once, in one place, whatever started it.
+ * so each is counted and recorded once, in one place, whatever started it.
+ * Recording only appends to a batch: no disk write on the call's path.
  */
 export class Invoker {
-  constructor(
-    private readonly pools: PoolManager,
-    private readonly metrics: Metrics,
-  ) {}
+  private readonly newId = idGenerator();
 
-  async invoke(module: string, fn: string, body: string, trigger: string, options?: { readonly timeoutMs?: number }): Promise<InvokeOutcome> {
+  constructor(private readonly deps: InvokerDeps) {}
+
+  async invoke(module: string, fn: string, body: string, meta: CallMeta): Promise<InvokeOutcome & { readonly callId: string }> {
+    const callId = meta.id ?? this.newId();
+    const startedAt = Date.now();
     let outcome: InvokeOutcome;
     try {
-      outcome = await this.pools.invoke(module, fn, body, options);
+      outcome = await this.deps.pools.invoke(module, fn, body, meta.timeoutMs === undefined ? undefined : { timeoutMs: meta.timeoutMs });
     } catch (err) {
-      this.metrics.callEnded(module, fn, trigger, callStatus(err));
+      const status = callStatus(err);
+      this.deps.metrics.callEnded(module, fn, meta.trigger, status);
+      const e = err as { code?: string; message?: string; details?: { logs?: unknown } };
+      this.deps.recorder.record({
+        id: callId,
+        module,
+        function: fn,
+        trigger: meta.trigger,
+        status,
+        httpStatus: toHttpError(err).status,
+        durationMs: null,
+        queueMs: null,
+        coldStart: null,
+        instance: null,
+        startedAt,
+        endedAt: Date.now(),
+        error: { type: e.code ?? 'Error', message: String(e.message ?? err) },
+        logs: cutLogs(typeof e.details?.logs === 'string' ? e.details.logs : '', this.deps.maxLogBytes),
+        source: meta.source ?? null,
+      });
       throw err;
     }
     const reply = outcome.reply;
-    this.metrics.callEnded(module, fn, trigger, reply.ok ? 'succeeded' : 'handler_error', { durationMs: reply.durationMs, coldStart: outcome.coldStart });
-    return outcome;
+    const status = reply.ok ? 'succeeded' : 'handler_error';
+    this.deps.metrics.callEnded(module, fn, meta.trigger, status, { durationMs: reply.durationMs, coldStart: outcome.coldStart, queueMs: outcome.queueMs });
+    this.deps.latency.add(module, reply.durationMs);
+    this.deps.recorder.record({
+      id: callId,
+      module,
+      function: fn,
+      trigger: meta.trigger,
+      status,
+      httpStatus: reply.ok ? 200 : 500,
+      durationMs: reply.durationMs,
+      queueMs: outcome.queueMs,
+      coldStart: outcome.coldStart,
+      instance: outcome.instanceId,
+      startedAt,
+      endedAt: Date.now(),
+      error: reply.ok ? null : (reply.error ?? { type: 'Error', message: 'the handler failed', traceback: '' }),
+      logs: cutLogs(reply.logs, this.deps.maxLogBytes),
+      source: meta.source ?? null,
+    });
+    return { ...outcome, callId };
   }
 }

@@ -33,6 +33,7 @@ export class Metrics {
   private readonly calls: Counter<'module' | 'function' | 'status' | 'trigger'>;
   private readonly duration: Histogram<'module' | 'function' | 'trigger'>;
   private readonly coldStarts: Counter<'module'>;
+  private readonly queue: Histogram<'module'>;
 
   constructor(sources: { readonly pools: PoolManager; readonly jobs: JobRepository }) {
     const registers = [this.registry];
@@ -42,6 +43,13 @@ export class Metrics {
       name: 'hearth_call_duration_seconds',
       help: "The function's own run time per call (as the runtime measured it)",
       labelNames: ['module', 'function', 'trigger'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.queue = new Histogram({
+      name: 'hearth_call_queue_seconds',
+      help: 'How long calls waited for an instance (a free slot, a cold start, a thaw)',
+      labelNames: ['module'],
       buckets: DURATION_BUCKETS,
       registers,
     });
@@ -79,10 +87,17 @@ export class Metrics {
     });
   }
 
-  callEnded(module: string, fn: string, trigger: string, status: CallStatus, outcome?: { readonly durationMs: number; readonly coldStart: boolean }): void {
+  callEnded(
+    module: string,
+    fn: string,
+    trigger: string,
+    status: CallStatus,
+    outcome?: { readonly durationMs: number; readonly coldStart: boolean; readonly queueMs: number },
+  ): void {
     this.calls.inc({ module, function: fn, status, trigger });
     if (outcome === undefined) return;
     this.duration.observe({ module, function: fn, trigger }, outcome.durationMs / 1000);
+    this.queue.observe({ module }, outcome.queueMs / 1000);
     if (outcome.coldStart) this.coldStarts.inc({ module });
   }
 }

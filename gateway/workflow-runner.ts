@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import { ulid } from 'ulid';
 import type { RunRepository, RunRow, StepRow } from '../store/index.js';
 import { executeRun, type RunLimits, type RunResult, type Step, type StepCall, type StepReply, type Workflow } from '../workflows/index.js';
 import { CompletionWaiters, purgeEvery } from './completion-waiters.js';
 import { cutLogs } from './cut-logs.js';
+import { idGenerator } from './ids.js';
 import { HandlerError, ModuleNotFoundError, UnknownFunctionError } from './errors.js';
 import { buildPayload } from './invocation-payload.js';
 import type { Invoker } from './invoker.js';
@@ -40,6 +40,7 @@ export class WorkflowRunner {
   private readonly waiters = new CompletionWaiters<RunRow>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private running = 0;
+  private readonly newId = idGenerator();
   private purgeTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
@@ -76,14 +77,14 @@ export class WorkflowRunner {
   /** Runs now; resolves with the run as stored once it has ended, and how. */
   async runSync(name: string, definition: object, inputJson: string): Promise<{ run: RunRow; result: RunResult }> {
     const workflow = compileWorkflow(definition, this.deps.limits.maxNodes);
-    const run = this.deps.runs.add({ id: ulid(), workflow: name, definition, mode: 'sync', input: inputJson, createdAt: this.now() });
+    const run = this.deps.runs.add({ id: this.newId(), workflow: name, definition, mode: 'sync', input: inputJson, createdAt: this.now() });
     return this.track(this.execute(run, workflow, new Map()));
   }
 
   /** Stores the run as queued; it starts when a slot is free. */
   submit(name: string, definition: object, inputJson: string): RunRow {
     compileWorkflow(definition, this.deps.limits.maxNodes);
-    const run = this.deps.runs.add({ id: ulid(), workflow: name, definition, mode: 'async', input: inputJson, createdAt: this.now() });
+    const run = this.deps.runs.add({ id: this.newId(), workflow: name, definition, mode: 'async', input: inputJson, createdAt: this.now() });
     this.queue.push(run.id);
     this.pump();
     return run;
@@ -175,7 +176,11 @@ export class WorkflowRunner {
       requestId: `${run.id}-${node.name}-${call.attempt}`,
       extra: { workflow: { name: run.workflow, run_id: run.id, node: node.name, attempt: call.attempt } },
     });
-    const outcome = await this.deps.invoker.invoke(node.module, node.fn, payload, 'workflow', { timeoutMs: node.timeoutMs });
+    const outcome = await this.deps.invoker.invoke(node.module, node.fn, payload, {
+      trigger: 'workflow',
+      source: `run:${run.id}/${node.name}`,
+      timeoutMs: node.timeoutMs,
+    });
     const reply = outcome.reply;
     if (!reply.ok) {
       const error = reply.error ?? { type: 'Error', message: 'the handler failed', traceback: '' };

@@ -24,6 +24,8 @@ export interface InvokeOutcome {
   /** The call waited for an instance that was not yet running when it arrived. */
   readonly coldStart: boolean;
   readonly instanceId: string;
+  /** How long the call waited for an instance (a free slot, a start, a thaw), ms. */
+  readonly queueMs: number;
 }
 
 export interface ModulePoolDeps {
@@ -88,13 +90,15 @@ export class ModulePool {
   async invoke(fn: string, body: string, timeoutMs?: number): Promise<InvokeOutcome> {
     if (this.closed) throw new PoolClosedError(this.spec.module);
     this.failFastWhileBroken();
+    const arrived = this.deps.clock.now();
     const lease = this.acquireNow() ?? (await this.enqueue());
     const { slot } = lease;
     try {
       await lease.ready;
+      const queueMs = this.deps.clock.now() - arrived;
       const instance = slot.instance as Instance;
       const reply = await instance.call(fn, body, Math.min(this.settings.timeoutMs, timeoutMs ?? Infinity));
-      return { reply, coldStart: lease.coldStart, instanceId: slot.handle?.id ?? slot.record.id };
+      return { reply, coldStart: lease.coldStart, instanceId: slot.handle?.id ?? slot.record.id, queueMs };
     } catch (err) {
       if (err instanceof InvocationTimeoutError) this.apply(slot, { type: 'timeout' });
       throw err;

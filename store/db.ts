@@ -87,6 +87,26 @@ const MIGRATIONS: readonly string[] = [
      cold_start  INTEGER,
      PRIMARY KEY (run_id, node)
    ) STRICT;`,
+  // One row per call, whatever started it; ids are ULIDs, so they sort by time.
+  `CREATE TABLE invocations (
+     id          TEXT PRIMARY KEY,
+     module      TEXT NOT NULL,
+     function    TEXT NOT NULL,
+     trigger     TEXT NOT NULL,
+     status      TEXT NOT NULL,
+     http_status INTEGER NOT NULL,
+     duration_ms REAL,
+     queue_ms    REAL,
+     cold_start  INTEGER,
+     instance    TEXT,
+     started_at  INTEGER NOT NULL,
+     ended_at    INTEGER NOT NULL,
+     error       TEXT,
+     logs        TEXT NOT NULL,
+     source      TEXT
+   ) STRICT;
+   CREATE INDEX invocations_module ON invocations (module, id);
+   CREATE INDEX invocations_ended ON invocations (ended_at);`,
 ];
 
 /** Opens (creating if needed) the database file in WAL mode and migrates it. */

@@ -1,6 +1,7 @@
 import { openDatabase, type Db } from './db.js';
 import { BuildRepository } from './builds.js';
 import { JobRepository } from './jobs.js';
+import { InvocationRepository } from './invocations.js';
 import { ModuleRepository } from './modules.js';
 import { RunRepository, WorkflowRepository } from './workflows.js';
 
@@ -9,8 +10,9 @@ export type { ModuleRow } from './modules.js';
 export type { BuildRow } from './builds.js';
 export type { JobRow, JobStatus, JobError, JobOutcome, NewJob, JobQuery, CallbackState } from './jobs.js';
 export { TERMINAL } from './jobs.js';
+export type { InvocationRow, InvocationQuery } from './invocations.js';
 export type { WorkflowRow, RunRow, RunStatus, RunMode, RunErrorRecord, StepRow, NewRun, RunQuery } from './workflows.js';
-export { ModuleRepository, BuildRepository, JobRepository, WorkflowRepository, RunRepository, openDatabase };
+export { ModuleRepository, BuildRepository, JobRepository, WorkflowRepository, RunRepository, InvocationRepository, openDatabase };
 
 /** The database and its repositories, opened together. */
 export interface Store {
@@ -20,6 +22,7 @@ export interface Store {
   readonly jobs: JobRepository;
   readonly workflows: WorkflowRepository;
   readonly runs: RunRepository;
+  readonly invocations: InvocationRepository;
   close(): void;
 }
 
@@ -32,6 +35,7 @@ export function openStore(file: string): Store {
     jobs: new JobRepository(db),
     workflows: new WorkflowRepository(db),
     runs: new RunRepository(db),
+    invocations: new InvocationRepository(db),
     close: () => db.close(),
   };
 }

@@ -21,6 +21,9 @@ export interface Problem {
 
 const MAX_DEPTH = 16;
 const MAX_REGEX_LENGTH = 256;
+// A quantified group that itself holds a quantifier, as in (a+)* or (\w+\s?)*: the shape whose
+// backtracking is exponential. Conditions run on the daemon's thread against data callers send.
+const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*(?:[*+}]|\?(?!:))(?:[^()\\]|\\.)*\)(?:[*+]|\{\d+,\d*\})/;
 const COMPARE_KEYS = new Set(['path', 'op', 'value']);
 
 /** The condition, or undefined with what is wrong pushed onto `problems`. */
@@ -87,6 +90,7 @@ function parseCompare(raw: Record<string, unknown>, at: string, problems: Proble
     case 'matches':
       if (typeof value !== 'string') bad(`must be a regular expression string for matches, got ${typeName(value)}`);
       else if (value.length > MAX_REGEX_LENGTH) bad(`is a regular expression longer than ${MAX_REGEX_LENGTH} characters`);
+      else if (NESTED_QUANTIFIER.test(value)) bad('has a repeated group that contains a repetition, as in (a+)*: its matching time can explode; rewrite it without the nesting');
       else {
         try {
           regex = new RegExp(value, 'u');

@@ -28,7 +28,13 @@ export function parsePath(text: unknown): JsonPath | { readonly error: string } 
     let match: RegExpExecArray | null;
     if ((match = FIELD.exec(rest)) !== null) segments.push(match[1] as string);
     else if ((match = INDEX.exec(rest)) !== null) segments.push(Number(match[1]));
-    else if ((match = QUOTED.exec(rest)) !== null) segments.push(JSON.parse(match[1] as string) as string);
+    else if ((match = QUOTED.exec(rest)) !== null) {
+      try {
+        segments.push(JSON.parse(match[1] as string) as string);
+      } catch {
+        return { error: `has a quoted field that is not a valid JSON string: ${match[1] as string}` };
+      }
+    }
     else return { error: `cannot be read at ${JSON.stringify(rest)} (supported: $, .field, ["field"], [index])` };
     rest = rest.slice(match[0].length);
   }

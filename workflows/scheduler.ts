@@ -144,10 +144,14 @@ class RunExecution {
       return;
     }
     this.running += 1;
-    void this.execute(this.workflow.nodes.get(name) as WorkflowNode, input, previous).finally(() => {
-      this.running -= 1;
-      this.settleIfIdle();
-    });
+    void this.execute(this.workflow.nodes.get(name) as WorkflowNode, input, previous)
+      .catch((err: unknown) => {
+        this.failure ??= { type: 'INTERNAL', message: `step ${name} stopped on an unexpected error: ${(err as Error).message}`, step: name };
+      })
+      .finally(() => {
+        this.running -= 1;
+        this.settleIfIdle();
+      });
   }
 
   private async execute(node: WorkflowNode, nodeInput: unknown, previous: Step | undefined): Promise<void> {
@@ -178,19 +182,11 @@ class RunExecution {
       this.calls += 1;
       step = { ...step, attempts: step.attempts + 1 };
       this.record(step);
+      let reply: StepReply;
+      let output: unknown;
       try {
-        const reply = await this.env.invoke({ node, eventJson, attempt: step.attempts });
-        const output = writePath(nodeInput, node.resultPath, reply.result);
-        const outputJson = JSON.stringify(output) ?? 'null';
-        const done = { ...step, logs: reply.logs, durationMs: reply.durationMs, coldStart: reply.coldStart, finishedAt: this.env.now() };
-        if (Buffer.byteLength(outputJson) > this.env.limits.maxDataBytes) {
-          this.stepFailed(node, done, 'failed', this.tooLarge('output', outputJson));
-          return;
-        }
-        if (this.ended) return;
-        this.record({ ...done, status: 'succeeded', output: outputJson });
-        this.completed(node.name, output);
-        return;
+        reply = await this.env.invoke({ node, eventJson, attempt: step.attempts });
+        output = writePath(nodeInput, node.resultPath, reply.result);
       } catch (err) {
         const e = err as { code?: string; message?: string; details?: { type?: string; traceback?: string; logs?: string } };
         const code = err instanceof PathError ? err.code : (e.code ?? 'INTERNAL');
@@ -206,14 +202,28 @@ class RunExecution {
           continue;
         }
         const error: StepError = { type: e.details?.type ?? code, message: String(e.message ?? err), traceback: e.details?.traceback };
-        step = { ...step, error, logs: e.details?.logs ?? step.logs, finishedAt: this.env.now() };
+        step = { ...step, error, logs: e.details?.logs ?? step.logs };
         if (PERMANENT.has(code) || tries > node.retries) {
-          this.stepFailed(node, step, TIMEOUT_CODES.has(code) ? 'timeout' : 'failed', error);
+          this.stepFailed(node, { ...step, finishedAt: this.env.now() }, TIMEOUT_CODES.has(code) ? 'timeout' : 'failed', error);
           return;
         }
+        // Still running, with the failed attempt's error on record while it waits to retry.
+        this.record(step);
         await pause(Math.min(MAX_RETRY_WAIT_MS, node.retryDelayMs * 2 ** (tries - 1)), this.env.signal);
         tries += 1;
+        continue;
       }
+      // The call succeeded: nothing from here on may lead to calling it again.
+      const outputJson = JSON.stringify(output) ?? 'null';
+      const done = { ...step, logs: reply.logs, durationMs: reply.durationMs, coldStart: reply.coldStart, finishedAt: this.env.now() };
+      if (Buffer.byteLength(outputJson) > this.env.limits.maxDataBytes) {
+        this.stepFailed(node, done, 'failed', this.tooLarge('output', outputJson));
+        return;
+      }
+      if (this.ended) return;
+      this.record({ ...done, status: 'succeeded', output: outputJson });
+      this.completed(node.name, output);
+      return;
     }
   }
 
@@ -266,9 +276,14 @@ class RunExecution {
     };
   }
 
+  /** Keeps the step and reports it. A record that cannot be written (a full disk) fails the run: it stops rather than run steps no one can see. */
   private record(step: Step): void {
     this.steps.set(step.node, step);
-    this.env.onStep(step);
+    try {
+      this.env.onStep(step);
+    } catch (err) {
+      this.failure ??= { type: 'RECORD_FAILED', message: `the record of step ${step.node} could not be written: ${(err as Error).message}`, step: step.node };
+    }
   }
 
   private settleIfIdle(): void {
@@ -282,13 +297,18 @@ class RunExecution {
       this.ended = true;
       return this.finish({ status: 'interrupted', steps: this.list() });
     }
-    if (how === 'timeout') {
-      for (const step of this.steps.values()) {
-        if (step.status === 'running') {
-          this.record({ ...step, status: 'timeout', finishedAt: this.env.now(), error: { type: 'RUN_TIMEOUT', message: 'abandoned when the run reached its time limit' } });
-        }
+    // Steps still marked running: abandoned at the deadline, or waiting to retry when another step failed.
+    for (const step of this.steps.values()) {
+      if (step.status !== 'running') continue;
+      if (how === 'timeout') {
+        this.record({ ...step, status: 'timeout', finishedAt: this.env.now(), error: { type: 'RUN_TIMEOUT', message: 'abandoned when the run reached its time limit' } });
+      } else {
+        const error = step.error ?? { type: 'CANCELLED', message: 'not tried again: another step failed' };
+        this.record({ ...step, status: 'failed', finishedAt: step.finishedAt ?? this.env.now(), error });
       }
     }
+    // A failure before the deadline is what the run ended on, even if a sibling then ran out the clock.
+    if (how === 'timeout' && this.failure !== undefined) how = 'failed';
     for (const step of this.steps.values()) if (step.status === 'pending') this.record({ ...step, status: 'skipped' });
     this.ended = true;
     const steps = this.list();

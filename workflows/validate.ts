@@ -16,7 +16,7 @@ const NODE_KEYS = new Set(['function', 'description', 'timeoutMs', 'retries', 'r
 const EDGE_KEYS = new Set(['from', 'to', 'when']);
 const MAX_TIMEOUT_MS = 86_400_000;
 const MAX_RETRIES = 10;
-const MAX_RETRY_DELAY_MS = 600_000;
+const MAX_RETRY_DELAY_MS = 60_000;
 const DEFAULT_RETRY_DELAY_MS = 200;
 
 export type Validation = { readonly ok: true; readonly workflow: Workflow } | { readonly ok: false; readonly problems: readonly Problem[] };

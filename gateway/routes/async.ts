@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { ulid } from 'ulid';
 import { TERMINAL, type JobRepository, type JobStatus } from '../../store/index.js';
 import { requireBearer } from '../auth.js';
+import { idGenerator } from '../ids.js';
 import type { CallbackSender } from '../callbacks.js';
 import { JobNotCancellableError, JobNotFoundError, ModuleNotFoundError, UnknownFunctionError } from '../errors.js';
 import { invocationPayload } from '../invocation-payload.js';
@@ -43,6 +43,7 @@ const listQuery = {
 /** Async jobs: submit (202 once committed), poll, list, cancel. Same token as function calls. */
 export async function asyncRoutes(app: FastifyInstance, deps: AsyncRoutesDeps): Promise<void> {
   if (deps.invokeToken !== undefined) app.addHook('onRequest', requireBearer(deps.invokeToken, 'function'));
+  const newId = idGenerator();
 
   app.post<{ Params: { module: string; fn: string } }>(
     '/async-function/:module/:fn',
@@ -58,7 +59,7 @@ export async function asyncRoutes(app: FastifyInstance, deps: AsyncRoutesDeps): 
       if (entry === undefined) throw new ModuleNotFoundError(module);
       if (!entry.functions.has(fn)) throw new UnknownFunctionError(module, fn, { functions: entry.record.functions });
       const callbackUrl = deps.callbacks.fromHeader(request.headers['x-callback-url']);
-      const id = ulid();
+      const id = newId();
       const payload = invocationPayload(entry.record, fn, request, 'async', id);
       await deps.runner.submit({ id, module, function: fn, payload, createdAt: Date.now(), callbackUrl });
       const statusUrl = `/async/${id}`;

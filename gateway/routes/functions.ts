@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { setTimeout as delay } from 'node:timers/promises';
-import { ulid } from 'ulid';
 import type { InvokeOutcome } from '../../pool/index.js';
 import { requireBearer } from '../auth.js';
+import { idGenerator } from '../ids.js';
 import type { CallbackSender } from '../callbacks.js';
 import { HandlerError, ModuleNotFoundError, UnknownFunctionError } from '../errors.js';
 import { invocationPayload } from '../invocation-payload.js';
@@ -31,6 +31,7 @@ const paramsSchema = {
 /** `POST /function/:module/:fn`: the synchronous call, the hot path. */
 export async function functionRoutes(app: FastifyInstance, deps: FunctionRoutesDeps): Promise<void> {
   if (deps.invokeToken !== undefined) app.addHook('onRequest', requireBearer(deps.invokeToken, 'function'));
+  const newId = idGenerator();
 
   app.post<{ Params: { module: string; fn: string } }>(
     '/function/:module/:fn',
@@ -41,16 +42,19 @@ export async function functionRoutes(app: FastifyInstance, deps: FunctionRoutesD
       if (entry === undefined) throw new ModuleNotFoundError(module);
       if (!entry.functions.has(fn)) throw new UnknownFunctionError(module, fn, { functions: entry.record.functions });
       const prefer = respondAsync(request.headers.prefer);
+      // Set first, so an error answer carries it too: GET /system/invocations/:id finds the record.
+      const callId = newId();
+      reply.header('x-hearth-call-id', callId);
       let outcome: InvokeOutcome;
       if (prefer === undefined) {
-        outcome = await deps.invoker.invoke(module, fn, invocationPayload(entry.record, fn, request, 'http'), 'http');
+        outcome = await deps.invoker.invoke(module, fn, invocationPayload(entry.record, fn, request, 'http'), { trigger: 'http', id: callId });
       } else {
         // RFC 7240 respond-async: answer normally if the call ends within wait=N s, else 202 and it goes on as a job.
         const callbackUrl = deps.callbacks.fromHeader(request.headers['x-callback-url']);
-        const id = ulid();
+        const id = newId();
         const payload = invocationPayload(entry.record, fn, request, 'http', id);
         const startedAt = Date.now();
-        const call = deps.invoker.invoke(module, fn, payload, 'http');
+        const call = deps.invoker.invoke(module, fn, payload, { trigger: 'http', id: callId, source: `job:${id}` });
         const early = await Promise.race([call, delay(prefer.waitMs, undefined, { ref: false })]);
         if (early === undefined) {
           deps.runner.adopt({ id, module, function: fn, payload, createdAt: startedAt, callbackUrl, running: { startedAt } }, call);

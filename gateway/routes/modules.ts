@@ -3,6 +3,7 @@ import type { PackageUpload } from '../../builder/index.js';
 import type { PoolManager } from '../../pool/index.js';
 import { InvalidRequestError, ModuleNotFoundError } from '../errors.js';
 import { moduleConfigSchema, NAME_PATTERN, scaleSchema, type ModuleConfig } from '../module-config.js';
+import type { LatencyWindow } from '../latency-window.js';
 import type { DeployInput, ModuleRegistry } from '../module-registry.js';
 import { describeSchemaErrors, type SchemaError } from '../validation-errors.js';
 
@@ -10,6 +11,7 @@ export interface ModuleRoutesDeps {
   readonly registry: ModuleRegistry;
   readonly pools: PoolManager;
   readonly maxUploadBytes: number;
+  readonly latency: LatencyWindow;
 }
 
 const moduleParams = {
@@ -64,11 +66,11 @@ export async function moduleRoutes(app: FastifyInstance, deps: ModuleRoutesDeps)
 
   app.get<{ Params: { module: string } }>(
     '/system/modules/:module',
-    { schema: { summary: 'One module with its pool', params: moduleParams, security: [{ bearer: [] }] } },
+    { schema: { summary: 'One module with its pool and its call latency (p50/p95/p99, ms) over the last minutes', params: moduleParams, security: [{ bearer: [] }] } },
     async (request) => {
-    const record = deps.registry.get(request.params.module);
-    if (record === undefined) throw new ModuleNotFoundError(request.params.module);
-      return { ...record, pool: deps.pools.snapshot(record.name) ?? null };
+      const record = deps.registry.get(request.params.module);
+      if (record === undefined) throw new ModuleNotFoundError(request.params.module);
+      return { ...record, pool: deps.pools.snapshot(record.name) ?? null, latency: deps.latency.percentiles(record.name) };
     },
   );
 

@@ -46,7 +46,8 @@ export async function workflowAdminRoutes(app: FastifyInstance, deps: WorkflowRo
     async (request, reply) => {
       const { name } = request.params;
       if (RESERVED.has(name)) throw new InvalidRequestError(`${name} is a reserved workflow name`);
-      const body = request.body;
+      // Checked as it will be stored: YAML can say things JSON cannot (.inf, .nan), which would not survive saving.
+      const body = request.body === undefined ? undefined : (JSON.parse(JSON.stringify(request.body)) as unknown);
       // The name may be left out of the document: the URL gives it. A different one is a mistake.
       const definition = isObject(body) && body.name === undefined ? { name, ...body } : body;
       if (isObject(definition) && definition.name !== name) {
@@ -125,7 +126,9 @@ export async function workflowRunRoutes(app: FastifyInstance, deps: WorkflowRout
       }
       const prefer = respondAsync(request.headers.prefer);
       const asked = request.query.async === '1' || request.query.async === 'true';
-      if (asked || prefer !== undefined) {
+      // An explicit async=0 wins over a Prefer header.
+      const refused = request.query.async === '0' || request.query.async === 'false';
+      if (asked || (prefer !== undefined && !refused)) {
         const run = deps.runner.submit(name, row.definition, inputJson);
         // Prefer: respond-async, wait=N: the answer itself when the run ends within N s.
         const ended = !asked && prefer !== undefined && prefer.waitMs > 0 ? await deps.runner.waitFor(run.id, prefer.waitMs) : undefined;

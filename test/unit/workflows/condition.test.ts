@@ -95,6 +95,10 @@ t.test('malformed conditions say where and what', async (t) => {
   t.match(problemsOf({ path: '$.a', op: '<', value: [1] }), [{ at: 'when.value', message: /number or a string/ }]);
   t.match(problemsOf({ path: '$.a', op: 'in', value: 'abc' }), [{ at: 'when.value', message: /array/ }]);
   t.match(problemsOf({ path: '$.a', op: 'matches', value: '(' }), [{ at: 'when.value', message: /not a valid regular expression/ }]);
+  for (const evil of ['^(\\w+\\s?)*$', '(a+)+', '(?:a*)*', '(x{2,})*']) {
+    t.match(problemsOf({ path: '$.a', op: 'matches', value: evil }), [{ at: 'when.value', message: /repeated group that contains a repetition/ }], evil);
+  }
+  t.ok(parse({ path: '$.a', op: 'matches', value: '^(a|b)+-(?:ab)+\\d*$' }), 'repetition without nesting is fine');
   t.match(problemsOf({ path: '$.a', op: 'exists', value: 'yes' }), [{ at: 'when.value', message: /true or false/ }]);
   t.match(problemsOf({ path: '$.a', op: '==', value: 1, extra: 2 }), [{ at: 'when.extra' }]);
   t.match(problemsOf({ all: [] }), [{ at: 'when.all', message: /non-empty array/ }]);

@@ -39,3 +39,7 @@ t.test('writes a copy, creating objects on the way', async (t) => {
   t.equal(({} as Record<string, unknown>).x, undefined, 'no prototype pollution');
   t.ok(Object.prototype.hasOwnProperty.call(polluted, '__proto__'), '__proto__ is an own field of the copy');
 });
+
+t.test('a quoted field with a bad escape is a problem, not a crash', async (t) => {
+  t.match(parsePath('$["\\q"]'), { error: /not a valid JSON string/ });
+});

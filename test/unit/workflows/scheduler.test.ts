@@ -277,3 +277,56 @@ t.test('a stopping daemon interrupts the run: no new step, nothing failed', asyn
   t.equal(byNode(result).validate?.status, 'running', 'left running, so a restart runs it again');
   t.notOk(h.changes.some((s) => s.status === 'failed' || s.status === 'skipped'));
 });
+
+t.test('a step record that cannot be written fails the run; the call is never repeated', async (t) => {
+  const doc = { name: 'rec', start: 'a', nodes: { a: { function: 'm.a', retries: 3, retryDelayMs: 1 }, b: { function: 'm.a' } }, edges: [{ from: 'a', to: 'b' }] };
+  let writes = 0;
+  const h = harness(
+    { 'm.a': () => 'x' },
+    {
+      onStep: (step) => {
+        writes += 1;
+        if (step.status === 'succeeded') throw new Error('disk full');
+      },
+    },
+  );
+  const result = await executeRun(compile(doc), {}, h.env);
+  t.match(result, { status: 'failed', error: { type: 'RECORD_FAILED', step: 'a', message: /disk full/ } });
+  t.equal(h.calls.length, 1, 'a was called once, b never');
+  t.ok(writes > 0);
+});
+
+t.test('a failure ends the run cleanly: a sibling waiting to retry is marked failed, and the deadline does not hide the failure', async (t) => {
+  const doc = {
+    name: 'sib',
+    start: 'a',
+    nodes: { a: { function: 'm.a' }, b: { function: 'm.bad' }, c: { function: 'm.flaky', retries: 3, retryDelayMs: 50 } },
+    edges: [
+      { from: 'a', to: 'b' },
+      { from: 'a', to: 'c' },
+    ],
+  };
+  const h = harness({
+    'm.a': (e) => e,
+    'm.bad': async () => {
+      await wait(10);
+      throw Object.assign(new Error('no such module'), { code: 'MODULE_NOT_FOUND' });
+    },
+    'm.flaky': () => Promise.reject(Object.assign(new Error('crashed'), { code: 'INSTANCE_CRASHED' })),
+  });
+  const result = await executeRun(compile(doc), {}, h.env);
+  t.match(result, { status: 'failed', error: { step: 'b' } });
+  t.match(byNode(result).c, { status: 'failed', error: { type: 'INSTANCE_CRASHED' } }, 'not left running');
+
+  const slow = harness(
+    {
+      'm.a': (e) => e,
+      'm.bad': () => Promise.reject(Object.assign(new Error('bad'), { code: 'HANDLER_ERROR' })),
+      'm.flaky': () => wait(400).then(() => 'late'),
+    },
+    { limits: { maxSteps: 10, maxRunMs: 150, maxDataBytes: 1000 } },
+  );
+  const failed = await executeRun(compile(doc), {}, slow.env);
+  t.match(failed, { status: 'failed', error: { step: 'b' } }, 'the failure, not RUN_TIMEOUT');
+  t.equal(byNode(failed).c?.status, 'timeout', 'the sibling abandoned at the deadline');
+});
