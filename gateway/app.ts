@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { PoolManager } from '../pool/index.js';
@@ -101,7 +102,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
   });
-  app.get('/docs', { schema: { hide: true } }, async () => app.swagger());
+  // The browsable UI at /docs, the document itself at /docs/json (and /docs/yaml); assets are served from the package, no CDN.
+  void app.register(swaggerUi, { routePrefix: '/docs' });
 
   void app.register(healthRoutes, { driver: deps.pools.driverName, version: deps.version });
   const invokeToken = deps.config.auth.invokeToken;

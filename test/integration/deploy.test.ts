@@ -182,15 +182,18 @@ eachDriver(t, async (t, driver) => {
     t.equal(put.status, 401);
   });
 
-  t.test('OpenAPI is served at /docs without a token', async (t) => {
-    const res = await d.request('/docs');
+  t.test('OpenAPI is served at /docs (the UI) and /docs/json without a token', async (t) => {
+    const ui = await d.request('/docs/');
+    t.equal(ui.status, 200);
+    t.match(await ui.text(), /swagger-ui/i);
+    const res = await d.request('/docs/json');
     t.equal(res.status, 200);
     const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
     t.match(doc.openapi, /^3\./);
     t.ok(doc.paths['/function/{module}/{fn}']?.post, 'the call route');
     t.ok(doc.paths['/system/modules/{module}']?.put, 'deploy');
     t.ok(doc.paths['/system/modules/{module}/scale']?.post, 'scale');
-    t.notOk(doc.paths['/docs'], 'the document does not list itself');
+    t.notOk(doc.paths['/docs/json'], 'the document does not list itself');
   });
 
   t.test('list and inspect', async (t) => {
