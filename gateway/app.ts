@@ -87,8 +87,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.setErrorHandler((err, request, reply) => {
     const { status, headers, body } = toHttpError(err);
-    if (status >= 500 && body.error.code === 'INTERNAL') request.log.error({ err }, 'unexpected error');
-    else request.log.debug({ code: body.error.code, status }, body.error.message);
+    // request.log carries the request id (reqId); the call's module and function go beside it.
+    // Platform faults (502 crashed, 503, 504 timeout) are warnings; a handler's own error is in its invocation record.
+    const { module, fn } = (request.params ?? {}) as { module?: string; fn?: string };
+    const where = { module, function: fn };
+    if (status >= 500 && body.error.code === 'INTERNAL') request.log.error({ err, ...where }, 'unexpected error');
+    else if (status >= 502) request.log.warn({ ...where, code: body.error.code, status }, body.error.message);
+    else request.log.debug({ ...where, code: body.error.code, status }, body.error.message);
     void reply.code(status).headers(headers).send(body);
   });
   app.setNotFoundHandler((request, reply) => {

@@ -14,6 +14,8 @@ export interface Config {
   readonly dataDir: string;
   /** HEARTH_LOG_LEVEL: pino level (fatal|error|warn|info|debug|trace|silent). Default info. */
   readonly logLevel: string;
+  /** HEARTH_LOG_FORMAT: json | pretty | auto. Default auto: pretty when stdout is a terminal, JSON lines otherwise. */
+  readonly logFormat: 'auto' | 'json' | 'pretty';
   readonly auth: {
     /** HEARTH_ADMIN_TOKEN: bearer token for admin/deploy routes. Unset: generated into dataDir/admin-token. */
     readonly adminToken: string | undefined;
@@ -174,6 +176,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     port: int(env, 'HEARTH_PORT', 8080, 0, 65535),
     dataDir: resolve(cwd, text(env, 'HEARTH_DATA_DIR', './data')),
     logLevel,
+    logFormat: oneOf(env, 'HEARTH_LOG_FORMAT', ['auto', 'json', 'pretty'] as const, 'auto'),
     auth: {
       adminToken: optional(env, 'HEARTH_ADMIN_TOKEN'),
       invokeToken: optional(env, 'HEARTH_INVOKE_TOKEN'),

@@ -14,7 +14,8 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const log = createLogger(config.logLevel);
+  const format = config.logFormat === 'auto' ? (process.stdout.isTTY ? 'pretty' : 'json') : config.logFormat;
+  const log = createLogger(config.logLevel, format);
   let daemon;
   try {
     daemon = await createDaemon(config, log);

@@ -45,6 +45,7 @@ export async function functionRoutes(app: FastifyInstance, deps: FunctionRoutesD
       // Set first, so an error answer carries it too: GET /system/invocations/:id finds the record.
       const callId = newId();
       reply.header('x-hearth-call-id', callId);
+      reply.header('x-hearth-request-id', request.id);
       let outcome: InvokeOutcome;
       if (prefer === undefined) {
         outcome = await deps.invoker.invoke(module, fn, invocationPayload(entry.record, fn, request, 'http'), { trigger: 'http', id: callId });
@@ -64,7 +65,6 @@ export async function functionRoutes(app: FastifyInstance, deps: FunctionRoutesD
         outcome = early;
       }
       const result = outcome.reply;
-      reply.header('x-hearth-request-id', request.id);
       reply.header('x-hearth-cold-start', outcome.coldStart ? '1' : '0');
       reply.header('x-hearth-duration-ms', String(result.durationMs));
       // As AWS Lambda's X-Amz-Log-Type: Tail, the last 4 KiB of the call's output, base64.

@@ -13,6 +13,8 @@ export interface DaemonChild {
   readonly url: string;
   /** PUT /system/modules/:module with JSON source and config. */
   deploy(module: string, source: string, config: object): Promise<Response>;
+  /** What the daemon wrote to stdout so far (its log). */
+  output(): string;
   /** SIGKILL, and wait for the exit: a crash, the data dir left as it was. */
   kill(): Promise<void>;
 }
@@ -28,10 +30,13 @@ export async function spawnDaemon(t: Test, env: Record<string, string>, listenWi
   });
   let out = '';
   child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  await eventually(async () => /"address":"http:\/\/[^"]+"/.test(out), listenWithinMs, 'the daemon to listen');
-  const url = /"address":"(http:\/\/[^"]+)"/.exec(out)?.[1] as string;
+  // A JSON line ("address":"http://…") or a pretty one (address: "http://…").
+  const ADDRESS = /"?address"?:\s*"(http:\/\/[^"]+)"/;
+  await eventually(async () => ADDRESS.test(out), listenWithinMs, 'the daemon to listen');
+  const url = ADDRESS.exec(out)?.[1] as string;
   return {
     url,
+    output: () => out,
     deploy: (module, source, config) =>
       fetch(`${url}/system/modules/${module}`, {
         method: 'PUT',

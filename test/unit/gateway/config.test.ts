@@ -78,3 +78,9 @@ t.test('workflow limits', async (t) => {
   t.same(config.workflows, { maxNodes: 5, maxSteps: 7, maxRunMs: 1000, maxDataBytes: 4096, concurrency: 2 });
   t.throws(() => loadConfig({ HEARTH_WORKFLOW_MAX_NODES: '0' }), /HEARTH_WORKFLOW_MAX_NODES: expected an integer from 1/);
 });
+
+t.test('log format', async (t) => {
+  t.equal(loadConfig({}).logFormat, 'auto');
+  t.equal(loadConfig({ HEARTH_LOG_FORMAT: 'pretty' }).logFormat, 'pretty');
+  t.throws(() => loadConfig({ HEARTH_LOG_FORMAT: 'xml' }), /HEARTH_LOG_FORMAT/);
+});
