@@ -15,6 +15,7 @@ const FORBIDDEN = {
   pool: ['gateway', 'builder', 'store', 'runtimes', 'workflows', 'triggers', 'cli'],
   workflows: ['gateway', 'pool', 'builder', 'store', 'runtimes', 'triggers', 'cli'],
   gateway: ['cli'],
+  cli: ['gateway', 'pool', 'builder', 'store', 'runtimes', 'workflows', 'triggers'],
 };
 
 const deepImports = (depth) =>
@@ -60,5 +61,5 @@ export default tseslint.config(
     },
   })),
   { files: ['pool/drivers/docker.ts'], rules: importRules('pool', { allowDockerode: true }) },
-  { files: ['gateway/config.ts'], rules: { 'no-restricted-properties': 'off' } },
+  { files: ['gateway/config.ts', 'cli/config.ts'], rules: { 'no-restricted-properties': 'off' } },
 );

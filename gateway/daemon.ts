@@ -51,6 +51,8 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
   const store = openStore(join(config.dataDir, 'hearth.db'));
   const pools = new PoolManager({ driver, clock: createSystemClock(), log: log.child({ part: 'pool' }), maxInstances: config.pool.maxInstances });
   const builder = new Builder({ backend, runtime, log: log.child({ part: 'builder' }) });
+  // Before the registry: a start-up rebuild is a build too.
+  const metrics = new Metrics({ pools, jobs: store.jobs });
   const registry = new ModuleRegistry({
     store,
     builder,
@@ -58,6 +60,7 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
     log: log.child({ part: 'registry' }),
     defaults: { timeoutMs: config.pool.defaultTimeoutMs, startTimeoutMs: config.pool.startTimeoutMs },
     stopGraceMs: Math.min(config.shutdownGraceMs, 5000),
+    onBuild: (module, seconds, ok) => metrics.buildEnded(module, seconds, ok),
   });
   try {
     await registry.load();
@@ -65,7 +68,6 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
     store.close();
     throw err;
   }
-  const metrics = new Metrics({ pools, jobs: store.jobs });
   const recorder = new InvocationRecorder(store.invocations, { ...config.invocations, maxBatch: 1000 }, log.child({ part: 'invocations' }));
   recorder.start();
   const latency = new LatencyWindow(LATENCY_WINDOW_MS, LATENCY_MAX_SAMPLES);

@@ -34,6 +34,9 @@ export class Metrics {
   private readonly duration: Histogram<'module' | 'function' | 'trigger'>;
   private readonly coldStarts: Counter<'module'>;
   private readonly queue: Histogram<'module'>;
+  private readonly coldStartDuration: Histogram<'module'>;
+  private readonly builds: Counter<'module' | 'result'>;
+  private readonly buildDuration: Histogram<'result'>;
 
   constructor(sources: { readonly pools: PoolManager; readonly jobs: JobRepository }) {
     const registers = [this.registry];
@@ -51,6 +54,21 @@ export class Metrics {
       help: 'How long calls waited for an instance (a free slot, a cold start, a thaw)',
       labelNames: ['module'],
       buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.coldStartDuration = new Histogram({
+      name: 'hearth_cold_start_seconds',
+      help: 'How long calls that found no warm instance waited for one to start',
+      labelNames: ['module'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.builds = new Counter({ name: 'hearth_builds_total', help: 'Image (or build folder) builds, by result', labelNames: ['module', 'result'], registers });
+    this.buildDuration = new Histogram({
+      name: 'hearth_build_duration_seconds',
+      help: 'How long builds took',
+      labelNames: ['result'],
+      buckets: [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
       registers,
     });
     this.coldStarts = new Counter({ name: 'hearth_cold_starts_total', help: 'Calls that waited for an instance to start', labelNames: ['module'], registers });
@@ -98,6 +116,14 @@ export class Metrics {
     if (outcome === undefined) return;
     this.duration.observe({ module, function: fn, trigger }, outcome.durationMs / 1000);
     this.queue.observe({ module }, outcome.queueMs / 1000);
-    if (outcome.coldStart) this.coldStarts.inc({ module });
+    if (!outcome.coldStart) return;
+    this.coldStarts.inc({ module });
+    this.coldStartDuration.observe({ module }, outcome.queueMs / 1000);
+  }
+
+  buildEnded(module: string, seconds: number, ok: boolean): void {
+    const result = ok ? 'succeeded' : 'failed';
+    this.builds.inc({ module, result });
+    this.buildDuration.observe({ result }, seconds);
   }
 }

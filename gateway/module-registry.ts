@@ -26,6 +26,8 @@ export interface RegistryDeps {
   readonly defaults: ConfigDefaults;
   /** SIGTERM → SIGKILL grace for an instance, and how long a removal waits for in-flight calls. */
   readonly stopGraceMs: number;
+  /** Told of every image build, for the metrics. */
+  readonly onBuild?: (module: string, seconds: number, ok: boolean) => void;
 }
 
 /** A deployed module as the API shows it. */
@@ -63,7 +65,7 @@ export class ModuleRegistry {
         this.deps.log.warn({ module: row.name, image: row.image }, 'image missing: rebuilding from the stored package');
         try {
           // Another driver (or base image) gives another tag and version: keep what was built.
-          const built = await this.deps.builder.build(this.deps.builder.plan(deserializePackage(row.package)));
+          const built = await this.build(row.name, this.deps.builder.plan(deserializePackage(row.package)));
           row = { ...row, image: built.tag, version: built.version, functions: [...built.functions] };
           this.deps.store.modules.save(row);
         } catch (err) {
@@ -88,19 +90,23 @@ export class ModuleRegistry {
     return [...this.entries.values()].map((entry) => entry.record).sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  deploy(name: string, input: DeployInput): Promise<{ record: ModuleRecord; built: boolean; created: boolean }> {
+  /** `changed` is false when the code and config are those already deployed: then nothing is touched. */
+  deploy(name: string, input: DeployInput): Promise<{ record: ModuleRecord; built: boolean; created: boolean; changed: boolean }> {
     return this.serialized(name, async () => {
       const pkg = await readPackage(name, input.upload, input.requirements);
       const previous = this.entries.get(name)?.record;
       const config = resolveModuleConfig(input.config ?? previous?.config, this.deps.defaults);
       const plan = this.deps.builder.plan(pkg);
       const known = this.deps.store.builds.get(plan.tag);
+      if (previous !== undefined && previous.image === plan.tag && known !== undefined && sameConfig(previous.config, config) && (await this.deps.builder.hasImage(plan.tag))) {
+        return { record: previous, built: false, created: false, changed: false };
+      }
       let functions: readonly string[];
       let built = false;
       if (known !== undefined && (await this.deps.builder.hasImage(plan.tag))) {
         functions = known.functions;
       } else {
-        functions = (await this.deps.builder.build(plan)).functions;
+        functions = (await this.build(name, plan)).functions;
         built = true;
         this.deps.store.builds.put({ tag: plan.tag, module: name, functions, createdAt: new Date().toISOString() });
       }
@@ -119,7 +125,7 @@ export class ModuleRegistry {
       const record = toRecord(row);
       this.activate(record);
       this.deps.log.info({ module: name, version: plan.version, built }, 'module deployed');
-      return { record, built, created: previous === undefined };
+      return { record, built, created: previous === undefined, changed: true };
     });
   }
 
@@ -148,6 +154,18 @@ export class ModuleRegistry {
     });
   }
 
+  private async build(module: string, plan: Parameters<Builder['build']>[0]): ReturnType<Builder['build']> {
+    const started = performance.now();
+    try {
+      const built = await this.deps.builder.build(plan);
+      this.deps.onBuild?.(module, (performance.now() - started) / 1000, true);
+      return built;
+    } catch (err) {
+      this.deps.onBuild?.(module, (performance.now() - started) / 1000, false);
+      throw err;
+    }
+  }
+
   private activate(record: ModuleRecord): void {
     this.entries.set(record.name, { record, functions: new Set(record.functions) });
     this.deps.pools.configure(
@@ -165,6 +183,11 @@ export class ModuleRegistry {
     });
     return next;
   }
+}
+
+function sameConfig(a: ModuleConfig, b: ModuleConfig): boolean {
+  const keys = Object.keys(a) as (keyof ModuleConfig)[];
+  return keys.length === Object.keys(b).length && keys.every((key) => JSON.stringify(a[key]) === JSON.stringify(b[key]));
 }
 
 function toRecord(row: ModuleRow): ModuleRecord {

@@ -42,8 +42,8 @@ export async function moduleRoutes(app: FastifyInstance, deps: ModuleRoutesDeps)
     async (request, reply) => {
       const { module } = request.params;
       const input = request.isMultipart() ? await readMultipart(request) : readJson(request);
-      const { record, built, created } = await deps.registry.deploy(module, input);
-      return reply.code(created ? 201 : 200).send({ ...record, built });
+      const { record, built, created, changed } = await deps.registry.deploy(module, input);
+      return reply.code(created ? 201 : 200).send({ ...record, built, changed });
     },
   );
 

@@ -42,6 +42,10 @@ eachDriver(t, async (t, driver) => {
   t.equal(total(after, 'hearth_call_duration_seconds_count', { module: 'meter' }), 5, 'every call that reached its handler has a duration');
   t.ok(total(after, 'hearth_call_duration_seconds_bucket', { module: 'meter', function: 'ok', trigger: 'http', le: '+Inf' }) === 2);
   t.ok(total(after, 'hearth_cold_starts_total', { module: 'meter' }) >= 1, 'the first call was cold');
+  t.equal(total(after, 'hearth_cold_start_seconds_count', { module: 'meter' }), total(after, 'hearth_cold_starts_total', { module: 'meter' }), 'each cold start has a duration');
+  t.ok(total(after, 'hearth_cold_start_seconds_sum', { module: 'meter' }) > 0);
+  t.equal(total(after, 'hearth_builds_total', { module: 'meter', result: 'succeeded' }), 1, 'the deploy built once');
+  t.equal(total(after, 'hearth_build_duration_seconds_count', { result: 'succeeded' }), 1);
   t.ok(total(after, 'hearth_instances', { module: 'meter' }) >= 1, 'instances by state');
   t.equal(total(after, 'hearth_queue_depth', { module: 'meter' }), 0);
   t.equal(total(after, 'hearth_jobs', { status: 'succeeded' }), 1);
