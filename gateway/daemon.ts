@@ -115,11 +115,15 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
       const jobsDone = runner.close();
       // Workflow runs start no further step; async ones resume from their finished steps at the next start.
       const runsDone = workflowRunner.close();
-      await pools.close(config.shutdownGraceMs);
-      await jobsDone;
-      await runsDone;
+      try {
+        await pools.close(config.shutdownGraceMs);
+        await jobsDone;
+        await runsDone;
+      } finally {
+        // The last calls' records are written whatever happened above.
+        recorder.close();
+      }
       callbacks.close();
-      recorder.close();
       // server.close() only closed the connections idle when it began; those that
       // served the last calls are idle now, and would otherwise linger for keep-alive.
       app.server.closeIdleConnections();

@@ -29,7 +29,7 @@ export interface InvokerDeps {
 /**
  * Every call (HTTP, async job, workflow step) goes to the pools through here,
  * so each is counted and recorded once, in one place, whatever started it.
- * Recording only appends to a batch: no disk write on the call's path.
+ * Recording only appends to a batch (written later, never on the call's path).
  */
 export class Invoker {
   private readonly newId = idGenerator();

@@ -73,7 +73,7 @@ export function upCommand(program: Command, context: () => Context): void {
         changes.push({ kind: 'module', name, change, detail: `version ${record.version}${record.built === true ? ', built' : ''}` });
       }
       for (const [name, source] of Object.entries(stack.workflows)) {
-        const definition = typeof source === 'string' ? parseYaml(await readText(at(source))) : source;
+        const definition = typeof source === 'string' ? parseWorkflowFile(await readText(at(source)), source) : source;
         const doc = { ...(definition as Record<string, unknown>), name };
         const current = await client.request<{ definition: unknown }>('GET', `/workflows/${encodeURIComponent(name)}`, { accept: [404] });
         if (current.status === 200 && canonical(current.body.definition) === canonical(doc)) {
@@ -87,6 +87,14 @@ export function upCommand(program: Command, context: () => Context): void {
       const changed = changes.filter((c) => c.change !== 'unchanged').length;
       out.result({ changes, changed }, () => `${table(['KIND', 'NAME', 'CHANGE', 'DETAIL'], changes.map((c) => [c.kind, c.name, c.change, c.detail]))}\n\n${changed === 0 ? 'no changes' : `${changed} changed`}`);
     });
+}
+
+function parseWorkflowFile(text: string, file: string): unknown {
+  try {
+    return parseYaml(text) as unknown;
+  } catch (err) {
+    throw new UsageError(`${file} is neither JSON nor YAML: ${(err as Error).message}`);
+  }
 }
 
 /** JSON with object keys sorted: equal documents give equal text whatever their key order. */

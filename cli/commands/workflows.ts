@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import type { HearthClient } from '../client.js';
+import { ServerError, type HearthClient } from '../client.js';
 import { UsageError } from '../config.js';
 import type { Context } from '../context.js';
 import { table } from '../output.js';
@@ -91,9 +91,16 @@ export function workflowCommands(program: Command, context: () => Context): void
         await waitUntilEnded<Run>(client, `/workflows/runs/${body.id}`);
         run = await showRun(client, body.id);
       } else {
-        const { status, body } = await client.request<Run | { error: { run: Run } }>('POST', `/workflows/${encodeURIComponent(name)}/run`, { body: input, accept: [500, 504] });
-        run = status === 200 ? (body as Run) : (body as { error: { run: Run } }).error.run;
-        if (run === undefined) throw new UsageError(`unexpected answer ${status}`);
+        const { status, body } = await client.request<Run | { error?: { code?: string; message?: string; run?: Run } }>('POST', `/workflows/${encodeURIComponent(name)}/run`, {
+          body: input,
+          accept: [500, 504],
+        });
+        const failedRun = status === 200 ? undefined : (body as { error?: { code?: string; message?: string; run?: Run } } | undefined)?.error;
+        if (status !== 200 && failedRun?.run === undefined) {
+          // A 500 that is not a failed run (an internal error): the server's answer as it is.
+          throw new ServerError(status, failedRun?.code ?? `HTTP_${status}`, failedRun?.message ?? String(body), body);
+        }
+        run = status === 200 ? (body as Run) : (failedRun?.run as Run);
       }
       out.result(run, () => runTable(run));
       if (run.status !== 'succeeded') throw new JobFailedError(`run ${run.id} ${run.status}: ${run.error?.message ?? ''}`);

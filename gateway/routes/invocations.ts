@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { InvocationRow } from '../../store/index.js';
 import { InvalidRequestError, InvocationNotFoundError, ModuleNotFoundError } from '../errors.js';
@@ -14,11 +15,19 @@ const ID_PATTERN = '^[0-9A-HJKMNP-TV-Z]{26}$';
 const STATUSES = ['succeeded', 'handler_error', 'timeout', 'crashed', 'saturated', 'start_failed', 'not_found', 'shutting_down', 'error'];
 // How often a follower gets a comment line, so proxies keep an idle stream open.
 const HEARTBEAT_MS = 15_000;
+// A follower that stops reading is dropped once this much waits for it, rather than held in memory.
+const MAX_UNREAD_BYTES = 1024 * 1024;
 
 const moduleParams = { type: 'object', required: ['module'], properties: { module: { type: 'string', pattern: NAME_PATTERN } } } as const;
 
 /** Invocation records and live logs (admin token). */
 export async function invocationRoutes(app: FastifyInstance, deps: InvocationRoutesDeps): Promise<void> {
+  // Open log streams end when the daemon closes, so shutdown does not wait out its grace for them.
+  const streams = new Set<ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const res of streams) res.end('event: bye\ndata: {}\n\n');
+  });
+
   app.get<{ Params: { module: string }; Querystring: { status?: string; since?: string; limit?: string; cursor?: string } }>(
     '/system/modules/:module/invocations',
     {
@@ -82,13 +91,19 @@ export async function invocationRoutes(app: FastifyInstance, deps: InvocationRou
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       res.write(': following\n\n');
+      streams.add(res);
       const stop = deps.recorder.follow(module, (row) => {
+        if (res.writableLength > MAX_UNREAD_BYTES) {
+          res.end();
+          return;
+        }
         res.write(`id: ${row.id}\nevent: call\ndata: ${JSON.stringify(logView(row))}\n\n`);
       });
       const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
       const end = (): void => {
         clearInterval(heartbeat);
         stop();
+        streams.delete(res);
       };
       request.raw.on('close', end);
       res.on('close', end);

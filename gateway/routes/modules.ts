@@ -79,6 +79,7 @@ export async function moduleRoutes(app: FastifyInstance, deps: ModuleRoutesDeps)
     { schema: { summary: 'Remove a module and its containers', params: moduleParams, security: [{ bearer: [] }] } },
     async (request, reply) => {
       await deps.registry.remove(request.params.module);
+      deps.latency.forget(request.params.module);
       return reply.code(204).send();
     },
   );

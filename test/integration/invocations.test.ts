@@ -146,4 +146,17 @@ eachDriver(t, async (t, driver) => {
     t.ok(view.latency.p50 <= view.latency.p95 && view.latency.p95 <= view.latency.p99);
     t.equal(view.latency.windowMs, 300_000);
   });
+
+  t.test('a daemon shutting down ends open log streams instead of waiting out its grace for them', async (t) => {
+    const stream = follow(`${d.url}/system/modules/rec/logs?follow=1`, (events) => events.some((e) => e.event === 'bye'));
+    await stream.ready;
+    const started = Date.now();
+    await d.close();
+    await stream.done;
+    t.ok(
+      stream.events.some((e) => e.event === 'bye'),
+      'the stream said goodbye',
+    );
+    t.ok(Date.now() - started < 2500, `closed in ${Date.now() - started} ms, under the 3000 ms grace`);
+  });
 });
