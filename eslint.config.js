@@ -14,6 +14,7 @@ const FORBIDDEN = {
   runtimes: ['gateway', 'pool', 'builder', 'store', 'workflows', 'triggers', 'cli'],
   pool: ['gateway', 'builder', 'store', 'runtimes', 'workflows', 'triggers', 'cli'],
   workflows: ['gateway', 'pool', 'builder', 'store', 'runtimes', 'triggers', 'cli'],
+  triggers: ['gateway', 'pool', 'builder', 'store', 'runtimes', 'workflows', 'cli'],
   gateway: ['cli'],
   cli: ['gateway', 'pool', 'builder', 'store', 'runtimes', 'workflows', 'triggers'],
 };

@@ -26,6 +26,8 @@ import type { Metrics } from './metrics.js';
 import type { InvocationRecorder } from './invocation-recorder.js';
 import type { LatencyWindow } from './latency-window.js';
 import { invocationRoutes } from './routes/invocations.js';
+import { bucketRoutes } from './routes/buckets.js';
+import type { BucketStore } from '../triggers/index.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { describeSchemaErrors, type SchemaError } from './validation-errors.js';
 
@@ -50,6 +52,7 @@ export interface AppDeps {
   readonly metrics: Metrics;
   readonly recorder: InvocationRecorder;
   readonly latency: LatencyWindow;
+  readonly buckets: BucketStore;
   readonly adminToken: string;
   readonly log: Logger;
   readonly version: string;
@@ -136,6 +139,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     await admin.register(systemRoutes, { registry: deps.registry, pools: deps.pools, version: deps.version });
     await admin.register(workflowAdminRoutes, workflowDeps);
     await admin.register(invocationRoutes, { recorder: deps.recorder, registry: deps.registry });
+    await admin.register(bucketRoutes, { buckets: deps.buckets, maxObjectBytes: deps.config.limits.maxObjectBytes });
   });
   return app;
 }

@@ -27,6 +27,8 @@ export interface Config {
     readonly maxBodyBytes: number;
     /** HEARTH_MAX_UPLOAD_BYTES: largest deploy upload. Default 50 MiB. */
     readonly maxUploadBytes: number;
+    /** HEARTH_MAX_OBJECT_BYTES: largest object uploaded to a bucket. Default 1 GiB. */
+    readonly maxObjectBytes: number;
   };
   /**
    * HEARTH_DRIVER: docker | process | auto. Default auto: Docker when an engine
@@ -184,6 +186,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     limits: {
       maxBodyBytes: int(env, 'HEARTH_MAX_BODY_BYTES', 6 * 1024 * 1024, 1024, 1024 ** 3),
       maxUploadBytes: int(env, 'HEARTH_MAX_UPLOAD_BYTES', 50 * 1024 * 1024, 1024, 4 * 1024 ** 3),
+      maxObjectBytes: int(env, 'HEARTH_MAX_OBJECT_BYTES', 1024 ** 3, 1, 1024 ** 4),
     },
     driver: oneOf(env, 'HEARTH_DRIVER', ['auto', 'docker', 'process'] as const, 'auto'),
     docker: { socketPath: text(env, 'HEARTH_DOCKER_SOCKET', '/var/run/docker.sock') },

@@ -17,6 +17,7 @@ import { Invoker } from './invoker.js';
 import { InvocationRecorder } from './invocation-recorder.js';
 import { LatencyWindow } from './latency-window.js';
 import { Metrics } from './metrics.js';
+import { BucketStore } from '../triggers/index.js';
 import type { Config } from './config.js';
 import { ModuleRegistry } from './module-registry.js';
 
@@ -71,6 +72,9 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
   const recorder = new InvocationRecorder(store.invocations, { ...config.invocations, maxBatch: 1000 }, log.child({ part: 'invocations' }));
   recorder.start();
   const latency = new LatencyWindow(LATENCY_WINDOW_MS, LATENCY_MAX_SAMPLES);
+  const buckets = new BucketStore(join(config.dataDir, 'buckets'), store.objects);
+  const swept = await buckets.sweep();
+  if (swept > 0) log.info({ swept }, 'removed object files a crash left half-written or unreferenced');
   const invoker = new Invoker({ pools, metrics, recorder, latency, maxLogBytes: config.jobs.maxLogBytes });
   const callbacks = new CallbackSender(store.jobs, { allow: config.jobs.callbackAllow }, log.child({ part: 'callbacks' }));
   const runner = new JobRunner({ jobs: store.jobs, invoker, registry, callbacks, limits: config.jobs, log: log.child({ part: 'jobs' }) });
@@ -100,6 +104,7 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
     metrics,
     recorder,
     latency,
+    buckets,
     adminToken: admin.token,
     log,
     version: HEARTH_VERSION,

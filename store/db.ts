@@ -107,6 +107,21 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT;
    CREATE INDEX invocations_module ON invocations (module, id);
    CREATE INDEX invocations_ended ON invocations (ended_at);`,
+  // Local object storage: the index of objects whose bytes are files named by id under <data>/buckets/<bucket>/.
+  `CREATE TABLE buckets (
+     name       TEXT PRIMARY KEY,
+     created_at TEXT NOT NULL
+   ) STRICT;
+   CREATE TABLE objects (
+     bucket       TEXT NOT NULL REFERENCES buckets (name),
+     key          TEXT NOT NULL,
+     size         INTEGER NOT NULL,
+     content_type TEXT NOT NULL,
+     sha256       TEXT NOT NULL,
+     file         TEXT NOT NULL,
+     created_at   INTEGER NOT NULL,
+     PRIMARY KEY (bucket, key)
+   ) STRICT;`,
 ];
 
 /** Opens (creating if needed) the database file in WAL mode and migrates it. */

@@ -3,6 +3,7 @@ import { BuildRepository } from './builds.js';
 import { JobRepository } from './jobs.js';
 import { InvocationRepository } from './invocations.js';
 import { ModuleRepository } from './modules.js';
+import { ObjectRepository } from './objects.js';
 import { RunRepository, WorkflowRepository } from './workflows.js';
 
 export type { Db } from './db.js';
@@ -11,8 +12,9 @@ export type { BuildRow } from './builds.js';
 export type { JobRow, JobStatus, JobError, JobOutcome, NewJob, JobQuery, CallbackState } from './jobs.js';
 export { TERMINAL } from './jobs.js';
 export type { InvocationRow, InvocationQuery } from './invocations.js';
+export type { ObjectRow, BucketRow } from './objects.js';
 export type { WorkflowRow, RunRow, RunStatus, RunMode, RunErrorRecord, StepRow, NewRun, RunQuery } from './workflows.js';
-export { ModuleRepository, BuildRepository, JobRepository, WorkflowRepository, RunRepository, InvocationRepository, openDatabase };
+export { ModuleRepository, BuildRepository, JobRepository, WorkflowRepository, RunRepository, InvocationRepository, ObjectRepository, openDatabase };
 
 /** The database and its repositories, opened together. */
 export interface Store {
@@ -23,6 +25,7 @@ export interface Store {
   readonly workflows: WorkflowRepository;
   readonly runs: RunRepository;
   readonly invocations: InvocationRepository;
+  readonly objects: ObjectRepository;
   close(): void;
 }
 
@@ -36,6 +39,7 @@ export function openStore(file: string): Store {
     workflows: new WorkflowRepository(db),
     runs: new RunRepository(db),
     invocations: new InvocationRepository(db),
+    objects: new ObjectRepository(db),
     close: () => db.close(),
   };
 }

@@ -11,10 +11,14 @@ export function listRoutes(tree: string): string[] {
     if (match === null) continue;
     const depth = (match[1] as string).length / 4;
     stack.length = depth;
-    const path = `${stack[depth - 1] ?? ''}${match[2] as string}`;
+    const parent = stack[depth - 1] ?? '';
+    const piece = match[2] as string;
+    // A wildcard child of a static node is printed without its slash (`/objects` then `*` for `/objects/*`).
+    const path = piece === '*' && !parent.endsWith('/') ? `${parent}/*` : `${parent}${piece}`;
     stack[depth] = path;
     for (const method of (match[3] ?? '').split(',').map((m) => m.trim()).filter(Boolean)) {
-      routes.push(`${method} ${path.replace(/:([A-Za-z_]+)/g, '{$1}')}`);
+      // As OpenAPI writes them: :name → {name}, * → {*}.
+      routes.push(`${method} ${path.replace(/:([A-Za-z_]+)/g, '{$1}').replace(/\*$/, '{*}')}`);
     }
   }
   return routes;
