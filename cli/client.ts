@@ -19,6 +19,8 @@ export interface RequestOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** Statuses that are answers rather than errors (404 when checking existence). */
   readonly accept?: readonly number[];
+  /** The body is a stream (an upload): fetch needs to be told it goes one way. */
+  readonly duplex?: boolean;
 }
 
 /** A thin HTTP client of the hearth API: one method, JSON in and out, errors as ServerError. */
@@ -54,7 +56,7 @@ export class HearthClient {
       headers['content-type'] = 'application/json';
     }
     try {
-      return await fetch(`${this.config.url}${path}`, { method, headers, body });
+      return await fetch(`${this.config.url}${path}`, { method, headers, body, ...(options.duplex === true ? { duplex: 'half' } : {}) } as RequestInit);
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new ServerError(0, 'UNREACHABLE', `cannot reach hearth at ${this.config.url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, undefined);

@@ -5,6 +5,7 @@ import { invokeCommands } from './commands/invoke.js';
 import { logsCommand } from './commands/logs.js';
 import { moduleCommands } from './commands/modules.js';
 import { upCommand } from './commands/up.js';
+import { bucketCommands } from './commands/buckets.js';
 import { workflowCommands } from './commands/workflows.js';
 import { loadCliConfig, UsageError } from './config.js';
 import type { Context } from './context.js';
@@ -36,6 +37,7 @@ function buildProgram(): Command {
   logsCommand(program, make);
   workflowCommands(program, make);
   upCommand(program, make);
+  bucketCommands(program, make);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

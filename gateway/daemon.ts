@@ -17,7 +17,8 @@ import { Invoker } from './invoker.js';
 import { InvocationRecorder } from './invocation-recorder.js';
 import { LatencyWindow } from './latency-window.js';
 import { Metrics } from './metrics.js';
-import { BucketStore } from '../triggers/index.js';
+import { BucketStore, CronScheduler, type Fire } from '../triggers/index.js';
+import { cronFirer } from './cron-jobs.js';
 import type { Config } from './config.js';
 import { ModuleRegistry } from './module-registry.js';
 
@@ -54,6 +55,10 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
   const builder = new Builder({ backend, runtime, log: log.child({ part: 'builder' }) });
   // Before the registry: a start-up rebuild is a build too.
   const metrics = new Metrics({ pools, jobs: store.jobs });
+  // Before the registry too, which hands it each module's triggers as the module goes live.
+  // Its ticks become jobs once the job runner exists (a tick during a start-up rebuild is dropped, as a missed tick is).
+  let fireCron: Fire = () => undefined;
+  const cron = new CronScheduler((module, trigger, at) => fireCron(module, trigger, at));
   const registry = new ModuleRegistry({
     store,
     builder,
@@ -62,10 +67,13 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
     defaults: { timeoutMs: config.pool.defaultTimeoutMs, startTimeoutMs: config.pool.startTimeoutMs },
     stopGraceMs: Math.min(config.shutdownGraceMs, 5000),
     onBuild: (module, seconds, ok) => metrics.buildEnded(module, seconds, ok),
+    onActivate: (record) => cron.set(record.name, record.config.triggers),
+    onRemove: (module) => cron.remove(module),
   });
   try {
     await registry.load();
   } catch (err) {
+    cron.close();
     store.close();
     throw err;
   }
@@ -78,6 +86,7 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
   const invoker = new Invoker({ pools, metrics, recorder, latency, maxLogBytes: config.jobs.maxLogBytes });
   const callbacks = new CallbackSender(store.jobs, { allow: config.jobs.callbackAllow }, log.child({ part: 'callbacks' }));
   const runner = new JobRunner({ jobs: store.jobs, invoker, registry, callbacks, limits: config.jobs, log: log.child({ part: 'jobs' }) });
+  fireCron = cronFirer(registry, runner, log.child({ part: 'cron' }));
   const recovered = runner.start();
   if (recovered.requeued + recovered.failed + recovered.queued > 0) log.info(recovered, 'async jobs recovered from the last run');
   const workflowRunner = new WorkflowRunner({
@@ -115,6 +124,7 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
     closing ??= (async () => {
       // New calls are refused at once (503); in-flight ones finish within the grace, then every instance goes.
       const started = performance.now();
+      cron.close();
       const serverClosed = app.close();
       // Jobs not yet started stay queued in SQLite for the next start; running ones finish within the grace.
       const jobsDone = runner.close();

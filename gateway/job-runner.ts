@@ -221,7 +221,7 @@ export class JobRunner {
     if (!entry.functions.has(job.function)) {
       throw Object.assign(new Error(`module ${job.module} has no function ${job.function} any more`), { code: 'FUNCTION_NOT_FOUND' });
     }
-    return this.deps.invoker.invoke(job.module, job.function, job.payload, { trigger: 'async', source: `job:${job.id}` });
+    return this.deps.invoker.invoke(job.module, job.function, job.payload, { trigger: job.trigger, source: `job:${job.id}` });
   }
 
   private complete(id: string, startedAt: number, outcome: InvokeOutcome | undefined, err: unknown, module?: string): void {

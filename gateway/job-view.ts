@@ -8,6 +8,7 @@ export function jobView(row: JobRow): Record<string, unknown> {
     module: row.module,
     function: row.function,
     status: row.status,
+    trigger: row.trigger,
     result: row.result === null ? null : (JSON.parse(row.result) as unknown),
     error: row.error,
     logs: row.logs,

@@ -1,4 +1,5 @@
 import type { InstanceSpec, PoolSettings } from '../pool/index.js';
+import { cronProblem, type CronTrigger } from '../triggers/index.js';
 import { InvalidRequestError } from './errors.js';
 
 /** What a deploy's `config` may set, with the defaults of DESIGN.md section 4. */
@@ -35,6 +36,8 @@ export interface ModuleConfig {
   readonly maxQueue: number;
   /** How long a new instance may take to become healthy. Default HEARTH_START_TIMEOUT_MS. */
   readonly startTimeoutMs: number;
+  /** What calls the module's functions besides HTTP: cron schedules. Default none. */
+  readonly triggers: readonly CronTrigger[];
 }
 
 export const NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]{0,63}$';
@@ -75,6 +78,22 @@ export const moduleConfigSchema = {
     },
     network: { type: 'boolean' },
     paramsIn: { type: 'string', enum: ['event', 'context'] },
+    triggers: {
+      type: 'array',
+      maxItems: 32,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['type', 'schedule', 'function'],
+        properties: {
+          type: { type: 'string', enum: ['cron'] },
+          schedule: { type: 'string', minLength: 9, maxLength: 120 },
+          function: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' },
+          event: { type: 'object' },
+          timezone: { type: 'string', maxLength: 64 },
+        },
+      },
+    },
   },
 } as const;
 
@@ -100,10 +119,15 @@ export function resolveModuleConfig(given: Partial<ModuleConfig> | undefined, de
     pauseAfterMs: given?.pauseAfterMs ?? 0,
     maxQueue: given?.maxQueue ?? 1000,
     startTimeoutMs: given?.startTimeoutMs ?? defaults.startTimeoutMs,
+    triggers: [...(given?.triggers ?? [])],
   };
   if (config.minWarm > config.maxInstances) {
     throw new InvalidRequestError(`minWarm (${config.minWarm}) must be <= maxInstances (${config.maxInstances})`);
   }
+  config.triggers.forEach((trigger, i) => {
+    const problem = cronProblem(trigger);
+    if (problem !== undefined) throw new InvalidRequestError(`config/triggers/${i}/schedule ${JSON.stringify(trigger.schedule)} cannot be used: ${problem}`);
+  });
   return config;
 }
 

@@ -8,7 +8,7 @@ import {
 } from '../builder/index.js';
 import type { PoolManager } from '../pool/index.js';
 import type { ModuleRow, Store } from '../store/index.js';
-import { ModuleNotFoundError } from './errors.js';
+import { InvalidRequestError, ModuleNotFoundError } from './errors.js';
 import { instanceSpec, poolSettings, resolveModuleConfig, type ConfigDefaults, type ModuleConfig } from './module-config.js';
 
 export interface DeployInput {
@@ -28,6 +28,9 @@ export interface RegistryDeps {
   readonly stopGraceMs: number;
   /** Told of every image build, for the metrics. */
   readonly onBuild?: (module: string, seconds: number, ok: boolean) => void;
+  /** Told when a module's record becomes the live one (deploy, scale, start), and when it goes: its triggers follow. */
+  readonly onActivate?: (record: ModuleRecord) => void;
+  readonly onRemove?: (module: string) => void;
 }
 
 /** A deployed module as the API shows it. */
@@ -110,6 +113,10 @@ export class ModuleRegistry {
         built = true;
         this.deps.store.builds.put({ tag: plan.tag, module: name, functions, createdAt: new Date().toISOString() });
       }
+      const missing = config.triggers.filter((trigger) => !functions.includes(trigger.function));
+      if (missing.length > 0) {
+        throw new InvalidRequestError(`config/triggers names a function the module does not define: ${missing.map((t) => t.function).join(', ')} (it has ${functions.join(', ')})`);
+      }
       const now = new Date().toISOString();
       const row: ModuleRow = {
         name,
@@ -148,6 +155,7 @@ export class ModuleRegistry {
     return this.serialized(name, async () => {
       if (!this.entries.has(name)) throw new ModuleNotFoundError(name);
       this.entries.delete(name);
+      this.deps.onRemove?.(name);
       this.deps.store.modules.delete(name);
       await this.deps.pools.remove(name, this.deps.stopGraceMs);
       this.deps.log.info({ module: name }, 'module removed');
@@ -168,6 +176,7 @@ export class ModuleRegistry {
 
   private activate(record: ModuleRecord): void {
     this.entries.set(record.name, { record, functions: new Set(record.functions) });
+    this.deps.onActivate?.(record);
     this.deps.pools.configure(
       instanceSpec(record.name, record.version, record.image, record.config),
       poolSettings(record.config, this.deps.stopGraceMs),

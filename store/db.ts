@@ -122,6 +122,8 @@ const MIGRATIONS: readonly string[] = [
      created_at   INTEGER NOT NULL,
      PRIMARY KEY (bucket, key)
    ) STRICT;`,
+  // What made a job: an async call, a cron tick, a file.
+  `ALTER TABLE jobs ADD COLUMN trigger TEXT NOT NULL DEFAULT 'async';`,
 ];
 
 /** Opens (creating if needed) the database file in WAL mode and migrates it. */

@@ -37,10 +37,14 @@ export interface JobRow {
   readonly queueMs: number | null;
   readonly coldStart: boolean | null;
   readonly callback: CallbackState | null;
+  /** async (an HTTP submission), cron … */
+  readonly trigger: string;
 }
 
 export interface NewJob {
   readonly id: string;
+  /** Default async. */
+  readonly trigger?: string;
   readonly module: string;
   readonly function: string;
   readonly payload: string;
@@ -86,6 +90,7 @@ interface RawJob {
   cold_start: number | null;
   callback_url: string | null;
   callback: string | null;
+  trigger: string;
 }
 
 /**
@@ -106,8 +111,8 @@ export class JobRepository {
 
   constructor(private readonly db: Db) {
     this.insert = db.prepare(
-      `INSERT INTO jobs (id, module, function, status, payload, attempts, created_at, started_at, callback_url, callback)
-       VALUES (@id, @module, @function, @status, @payload, @attempts, @createdAt, @startedAt, @callbackUrl, @callback)`,
+      `INSERT INTO jobs (id, module, function, status, payload, attempts, created_at, started_at, callback_url, callback, trigger)
+       VALUES (@id, @module, @function, @status, @payload, @attempts, @createdAt, @startedAt, @callbackUrl, @callback, @trigger)`,
     );
     this.insertMany = db.transaction((jobs: readonly NewJob[]) => {
       for (const job of jobs) this.insert.run(toInsert(job));
@@ -234,6 +239,7 @@ function toInsert(job: NewJob): Record<string, unknown> {
     startedAt: job.running?.startedAt ?? null,
     callbackUrl: job.callbackUrl,
     callback: job.callbackUrl === null ? null : JSON.stringify({ url: job.callbackUrl, status: 'pending', attempts: 0 }),
+    trigger: job.trigger ?? 'async',
   };
 }
 
@@ -255,5 +261,6 @@ function fromRaw(raw: RawJob): JobRow {
     queueMs: raw.queue_ms,
     coldStart: raw.cold_start === null ? null : raw.cold_start === 1,
     callback: raw.callback === null ? null : (JSON.parse(raw.callback) as CallbackState),
+    trigger: raw.trigger,
   };
 }

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { runCli, startCli, type CliResult } from '../helpers/cli.js';
@@ -154,6 +154,26 @@ t.test('the hearth CLI', async (t) => {
     await writeFile(join(dir, 'stack', 'calc.py'), 'def add(event, context):\n    return event["a"] + event["b"] + 0\n');
     t.match((await ok(t, 'up', '-f', 'stack/hearth.yaml')).stdout, /^module\s+calc\s+updated[\s\S]*\n1 changed\n$/m);
     t.same(JSON.parse((await ok(t, 'invoke', 'calc.add', '-d', '{"a": 2, "b": 3}')).stdout), 5);
+  });
+
+  t.test('mb, put, objects, get', async (t) => {
+    t.match((await ok(t, 'mb', 'pics')).stdout, 'pics: created');
+    t.match((await ok(t, 'mb', 'pics')).stdout, 'pics: exists');
+    await writeFile(join(dir, 'a.txt'), 'alpha');
+    await writeFile(join(dir, 'b.json'), '{"b": 2}');
+    const put = await ok(t, 'put', 'pics/in/', 'a.txt', 'b.json');
+    t.match(put.stderr, /pics\/in\/a.txt: 5 bytes/);
+    t.match(put.stdout, '2 uploaded');
+    t.match((await ok(t, 'put', 'pics/renamed.txt', 'a.txt')).stderr, 'pics/renamed.txt: 5 bytes');
+    const listed = await ok(t, 'objects', 'pics/in/');
+    t.match(listed.stdout, /^KEY\s+SIZE\s+TYPE\s+CREATED\nin\/a.txt\s+5\s+text\/plain\s+\S+\nin\/b.json\s+8\s+application\/json/);
+    t.equal((await ok(t, 'get', 'pics/in/b.json')).stdout, '{"b": 2}');
+    await ok(t, 'get', 'pics/in/a.txt', join(dir, 'copy.txt'));
+    t.equal(await readFile(join(dir, 'copy.txt'), 'utf8'), 'alpha');
+    const missing = await hearth('get', 'pics/nope');
+    t.equal(missing.code, 1);
+    t.match(missing.stderr, /OBJECT_NOT_FOUND, HTTP 404/);
+    t.equal((await hearth('put', 'pics/../x', 'a.txt')).code, 1, 'a bad key is refused by the server');
   });
 
   t.test('rm; errors from an unreachable daemon', async (t) => {
