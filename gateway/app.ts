@@ -28,6 +28,7 @@ import type { LatencyWindow } from './latency-window.js';
 import { invocationRoutes } from './routes/invocations.js';
 import { bucketRoutes } from './routes/buckets.js';
 import type { BucketStore } from '../triggers/index.js';
+import type { FileJobs } from './file-jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { describeSchemaErrors, type SchemaError } from './validation-errors.js';
 
@@ -53,6 +54,7 @@ export interface AppDeps {
   readonly recorder: InvocationRecorder;
   readonly latency: LatencyWindow;
   readonly buckets: BucketStore;
+  readonly fileJobs: FileJobs;
   readonly adminToken: string;
   readonly log: Logger;
   readonly version: string;
@@ -139,7 +141,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     await admin.register(systemRoutes, { registry: deps.registry, pools: deps.pools, version: deps.version });
     await admin.register(workflowAdminRoutes, workflowDeps);
     await admin.register(invocationRoutes, { recorder: deps.recorder, registry: deps.registry });
-    await admin.register(bucketRoutes, { buckets: deps.buckets, maxObjectBytes: deps.config.limits.maxObjectBytes });
+    await admin.register(bucketRoutes, { buckets: deps.buckets, maxObjectBytes: deps.config.limits.maxObjectBytes, fileJobs: deps.fileJobs, runner: deps.runner });
   });
   return app;
 }

@@ -17,8 +17,9 @@ import { Invoker } from './invoker.js';
 import { InvocationRecorder } from './invocation-recorder.js';
 import { LatencyWindow } from './latency-window.js';
 import { Metrics } from './metrics.js';
-import { BucketStore, CronScheduler, type Fire } from '../triggers/index.js';
+import { BucketStore, CronScheduler, type CronTrigger, type Fire } from '../triggers/index.js';
 import { cronFirer } from './cron-jobs.js';
+import { FileJobs } from './file-jobs.js';
 import type { Config } from './config.js';
 import { ModuleRegistry } from './module-registry.js';
 
@@ -67,7 +68,8 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
     defaults: { timeoutMs: config.pool.defaultTimeoutMs, startTimeoutMs: config.pool.startTimeoutMs },
     stopGraceMs: Math.min(config.shutdownGraceMs, 5000),
     onBuild: (module, seconds, ok) => metrics.buildEnded(module, seconds, ok),
-    onActivate: (record) => cron.set(record.name, record.config.triggers),
+    onActivate: (record) => cron.set(record.name, record.config.triggers.filter((t): t is CronTrigger => t.type === 'cron')),
+    filesRoot: join(config.dataDir, 'files'),
     onRemove: (module) => cron.remove(module),
   });
   try {
@@ -85,8 +87,17 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
   if (swept > 0) log.info({ swept }, 'removed object files a crash left half-written or unreferenced');
   const invoker = new Invoker({ pools, metrics, recorder, latency, maxLogBytes: config.jobs.maxLogBytes });
   const callbacks = new CallbackSender(store.jobs, { allow: config.jobs.callbackAllow }, log.child({ part: 'callbacks' }));
-  const runner = new JobRunner({ jobs: store.jobs, invoker, registry, callbacks, limits: config.jobs, log: log.child({ part: 'jobs' }) });
+  const runner = new JobRunner({
+    jobs: store.jobs,
+    invoker,
+    registry,
+    callbacks,
+    limits: config.jobs,
+    log: log.child({ part: 'jobs' }),
+    fileJobs: { run: (job) => fileJobs.run(job) },
+  });
   fireCron = cronFirer(registry, runner, log.child({ part: 'cron' }));
+  const fileJobs = new FileJobs({ registry, buckets, jobs: store.jobs, invoker, filesPath: (dir) => driver.filesPath(dir), maxObjectBytes: config.limits.maxObjectBytes });
   const recovered = runner.start();
   if (recovered.requeued + recovered.failed + recovered.queued > 0) log.info(recovered, 'async jobs recovered from the last run');
   const workflowRunner = new WorkflowRunner({
@@ -114,6 +125,7 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
     recorder,
     latency,
     buckets,
+    fileJobs,
     adminToken: admin.token,
     log,
     version: HEARTH_VERSION,

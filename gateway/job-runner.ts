@@ -23,7 +23,12 @@ export interface JobRunnerDeps {
   readonly limits: JobLimits;
   readonly log: Logger;
   readonly now?: () => number;
+  /** Runs file-triggered jobs: stages the input file, calls, stores what the call wrote. */
+  readonly fileJobs?: { run(job: JobRow): Promise<JobCall> };
 }
+
+/** A job's call, and for a file-triggered one the objects it stored. */
+type JobCall = InvokeOutcome & { readonly outputs?: readonly string[] };
 
 // A module whose pool refused a job (its queue full of sync calls) is tried again after this.
 const SATURATED_RETRY_MS = 100;
@@ -113,6 +118,12 @@ export class JobRunner {
       (err: unknown) => this.complete(job.id, startedAt, undefined, err),
     );
     this.track(settled);
+  }
+
+  /** Jobs already committed as queued by someone else (an upload's transaction): run them. */
+  queued(jobs: readonly { readonly id: string; readonly module: string }[]): void {
+    for (const job of jobs) this.enqueue(job.module, job.id);
+    this.pump();
   }
 
   /** queued → cancelled; undefined when the job is not queued (or unknown). */
@@ -215,7 +226,8 @@ export class JobRunner {
     );
   }
 
-  private async invoke(job: JobRow): Promise<InvokeOutcome> {
+  private async invoke(job: JobRow): Promise<JobCall> {
+    if (job.trigger === 'file' && this.deps.fileJobs !== undefined) return this.deps.fileJobs.run(job);
     const entry = this.deps.registry.lookup(job.module);
     if (entry === undefined) throw Object.assign(new Error(`module ${job.module} is no longer deployed`), { code: 'MODULE_NOT_FOUND' });
     if (!entry.functions.has(job.function)) {
@@ -224,7 +236,7 @@ export class JobRunner {
     return this.deps.invoker.invoke(job.module, job.function, job.payload, { trigger: job.trigger, source: `job:${job.id}` });
   }
 
-  private complete(id: string, startedAt: number, outcome: InvokeOutcome | undefined, err: unknown, module?: string): void {
+  private complete(id: string, startedAt: number, outcome: JobCall | undefined, err: unknown, module?: string): void {
     const code = (err as { code?: string } | undefined)?.code;
     // Not the job's fault, and not a run: back to the queue (a shutdown leaves it for the next start).
     if (module !== undefined && (code === 'POOL_SATURATED' || (code === 'SHUTTING_DOWN' && this.closed))) {
@@ -242,7 +254,7 @@ export class JobRunner {
     if (row !== undefined) this.ended(row);
   }
 
-  private outcome(startedAt: number, outcome: InvokeOutcome | undefined, err: unknown): JobOutcome {
+  private outcome(startedAt: number, outcome: JobCall | undefined, err: unknown): JobOutcome {
     const finishedAt = this.now();
     if (outcome === undefined) {
       const e = err as { code?: string; message?: string; name?: string };
@@ -269,7 +281,7 @@ export class JobRunner {
       const message = `the result is ${result.length} bytes, over HEARTH_JOB_MAX_RESULT_BYTES (${this.deps.limits.maxResultBytes})`;
       return { ...base, status: 'failed', result: null, error: { type: 'ResultTooLarge', message, traceback: '' } };
     }
-    return { ...base, status: 'succeeded', result: result.toString('utf8'), error: null };
+    return { ...base, status: 'succeeded', result: result.toString('utf8'), error: null, ...(outcome.outputs === undefined ? {} : { outputs: outcome.outputs }) };
   }
 
   private ended(row: JobRow): void {

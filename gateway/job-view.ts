@@ -9,6 +9,7 @@ export function jobView(row: JobRow): Record<string, unknown> {
     function: row.function,
     status: row.status,
     trigger: row.trigger,
+    ...(row.outputs === null ? {} : { outputs: row.outputs }),
     result: row.result === null ? null : (JSON.parse(row.result) as unknown),
     error: row.error,
     logs: row.logs,

@@ -1,5 +1,10 @@
 import type { InstanceSpec, PoolSettings } from '../pool/index.js';
-import { cronProblem, type CronTrigger } from '../triggers/index.js';
+import { cronProblem, fileTriggerProblem, type CronTrigger, type FileTrigger } from '../triggers/index.js';
+
+const TRIGGER_FIELDS = {
+  cron: ['type', 'function', 'schedule', 'event', 'timezone'],
+  file: ['type', 'function', 'bucket', 'prefix', 'suffix', 'output'],
+} as const;
 import { InvalidRequestError } from './errors.js';
 
 /** What a deploy's `config` may set, with the defaults of DESIGN.md section 4. */
@@ -36,8 +41,8 @@ export interface ModuleConfig {
   readonly maxQueue: number;
   /** How long a new instance may take to become healthy. Default HEARTH_START_TIMEOUT_MS. */
   readonly startTimeoutMs: number;
-  /** What calls the module's functions besides HTTP: cron schedules. Default none. */
-  readonly triggers: readonly CronTrigger[];
+  /** What calls the module's functions besides HTTP: cron schedules, uploads into a bucket. Default none. */
+  readonly triggers: readonly (CronTrigger | FileTrigger)[];
 }
 
 export const NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]{0,63}$';
@@ -84,13 +89,19 @@ export const moduleConfigSchema = {
       items: {
         type: 'object',
         additionalProperties: false,
-        required: ['type', 'schedule', 'function'],
+        required: ['type', 'function'],
         properties: {
-          type: { type: 'string', enum: ['cron'] },
-          schedule: { type: 'string', minLength: 9, maxLength: 120 },
+          type: { type: 'string', enum: ['cron', 'file'] },
           function: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' },
+          // cron
+          schedule: { type: 'string', minLength: 9, maxLength: 120 },
           event: { type: 'object' },
           timezone: { type: 'string', maxLength: 64 },
+          // file
+          bucket: { type: 'string', maxLength: 63 },
+          prefix: { type: 'string', maxLength: 1024 },
+          suffix: { type: 'string', maxLength: 256 },
+          output: { type: 'string', maxLength: 63 },
         },
       },
     },
@@ -125,14 +136,23 @@ export function resolveModuleConfig(given: Partial<ModuleConfig> | undefined, de
     throw new InvalidRequestError(`minWarm (${config.minWarm}) must be <= maxInstances (${config.maxInstances})`);
   }
   config.triggers.forEach((trigger, i) => {
-    const problem = cronProblem(trigger);
-    if (problem !== undefined) throw new InvalidRequestError(`config/triggers/${i}/schedule ${JSON.stringify(trigger.schedule)} cannot be used: ${problem}`);
+    const fields = Object.keys(trigger).filter((key) => !(TRIGGER_FIELDS[trigger.type] as readonly string[]).includes(key));
+    if (fields.length > 0) throw new InvalidRequestError(`config/triggers/${i} has fields a ${trigger.type} trigger does not take: ${fields.join(', ')}`);
+    if (trigger.type === 'cron') {
+      const problem = trigger.schedule === undefined ? 'it is missing' : cronProblem(trigger);
+      if (problem !== undefined) throw new InvalidRequestError(`config/triggers/${i}/schedule ${JSON.stringify(trigger.schedule)} cannot be used: ${problem}`);
+    } else {
+      const problem = trigger.bucket === undefined || trigger.output === undefined ? 'bucket and output are required' : fileTriggerProblem(trigger);
+      if (problem !== undefined) throw new InvalidRequestError(`config/triggers/${i}: ${problem}`);
+    }
   });
   return config;
 }
 
-export function instanceSpec(module: string, version: string, image: string, config: ModuleConfig): InstanceSpec {
+/** `filesDir`: the module's shared folder for file-triggered calls, when it has file triggers. */
+export function instanceSpec(module: string, version: string, image: string, config: ModuleConfig, filesDir?: string): InstanceSpec {
   return {
+    ...(filesDir !== undefined && config.triggers.some((trigger) => trigger.type === 'file') ? { filesDir } : {}),
     module,
     version,
     image,

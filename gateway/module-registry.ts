@@ -1,3 +1,5 @@
+import { chmodSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
   deserializePackage,
@@ -31,6 +33,8 @@ export interface RegistryDeps {
   /** Told when a module's record becomes the live one (deploy, scale, start), and when it goes: its triggers follow. */
   readonly onActivate?: (record: ModuleRecord) => void;
   readonly onRemove?: (module: string) => void;
+  /** Where modules with file triggers get their shared files folder (`<filesRoot>/<module>`). */
+  readonly filesRoot?: string;
 }
 
 /** A deployed module as the API shows it. */
@@ -177,10 +181,21 @@ export class ModuleRegistry {
   private activate(record: ModuleRecord): void {
     this.entries.set(record.name, { record, functions: new Set(record.functions) });
     this.deps.onActivate?.(record);
+    const filesDir = this.filesDir(record);
     this.deps.pools.configure(
-      instanceSpec(record.name, record.version, record.image, record.config),
+      instanceSpec(record.name, record.version, record.image, record.config, filesDir),
       poolSettings(record.config, this.deps.stopGraceMs),
     );
+  }
+
+  /** The module's shared files folder, made (traversable by instance users) when it has file triggers. */
+  filesDir(record: ModuleRecord): string | undefined {
+    if (this.deps.filesRoot === undefined || !record.config.triggers.some((trigger) => trigger.type === 'file')) return undefined;
+    const dir = join(this.deps.filesRoot, record.name);
+    mkdirSync(dir, { recursive: true });
+    chmodSync(this.deps.filesRoot, 0o711);
+    chmodSync(dir, 0o711);
+    return dir;
   }
 
   private serialized<T>(name: string, work: () => Promise<T>): Promise<T> {

@@ -13,6 +13,12 @@ export interface InstanceSpec {
   readonly pids: number;
   readonly network: boolean;
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * A host folder every instance of the module may read and write, for
+   * file-triggered calls (their input and output files). Where it appears
+   * inside an instance: Driver.filesPath.
+   */
+  readonly filesDir?: string;
 }
 
 /** Why an instance stopped. */
@@ -57,6 +63,8 @@ export interface DriverInfo {
 export interface Driver {
   readonly name: string;
   describe(): DriverInfo;
+  /** Where an instance sees InstanceSpec.filesDir. */
+  filesPath(filesDir: string): string;
   /** This daemon's instances, optionally of one module. */
   listInstances(module?: string): Promise<DriverInstance[]>;
   /** Creates and starts an instance; it is not healthy yet. */

@@ -124,6 +124,8 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT;`,
   // What made a job: an async call, a cron tick, a file.
   `ALTER TABLE jobs ADD COLUMN trigger TEXT NOT NULL DEFAULT 'async';`,
+  // The object keys a file-triggered job stored in its output bucket (JSON array).
+  `ALTER TABLE jobs ADD COLUMN outputs TEXT;`,
 ];
 
 /** Opens (creating if needed) the database file in WAL mode and migrates it. */

@@ -37,8 +37,10 @@ export interface JobRow {
   readonly queueMs: number | null;
   readonly coldStart: boolean | null;
   readonly callback: CallbackState | null;
-  /** async (an HTTP submission), cron … */
+  /** async (an HTTP submission), cron, file */
   readonly trigger: string;
+  /** What a file-triggered job stored: `bucket/key` of each output. */
+  readonly outputs: readonly string[] | null;
 }
 
 export interface NewJob {
@@ -62,6 +64,7 @@ export interface JobOutcome {
   readonly finishedAt: number;
   readonly durationMs: number | null;
   readonly coldStart: boolean | null;
+  readonly outputs?: readonly string[];
 }
 
 export interface JobQuery {
@@ -91,6 +94,7 @@ interface RawJob {
   callback_url: string | null;
   callback: string | null;
   trigger: string;
+  outputs: string | null;
 }
 
 /**
@@ -125,7 +129,7 @@ export class JobRepository {
     this.requeueStmt = db.prepare(`UPDATE jobs SET status = 'queued', attempts = MAX(attempts - @refund, 0) WHERE id = @id AND status = 'running'`);
     this.finishStmt = db.prepare(
       `UPDATE jobs SET status = @status, result = @result, error = @error, logs = @logs, finished_at = @finishedAt,
-         duration_ms = @durationMs, cold_start = @coldStart
+         duration_ms = @durationMs, cold_start = @coldStart, outputs = @outputs
        WHERE id = @id AND status = 'running' RETURNING *`,
     );
     this.cancelStmt = db.prepare(
@@ -167,6 +171,7 @@ export class JobRepository {
       finishedAt: outcome.finishedAt,
       durationMs: outcome.durationMs,
       coldStart: outcome.coldStart === null ? null : outcome.coldStart ? 1 : 0,
+      outputs: outcome.outputs === undefined ? null : JSON.stringify(outcome.outputs),
     }) as RawJob | undefined;
     return raw === undefined ? undefined : fromRaw(raw);
   }
@@ -262,5 +267,6 @@ function fromRaw(raw: RawJob): JobRow {
     coldStart: raw.cold_start === null ? null : raw.cold_start === 1,
     callback: raw.callback === null ? null : (JSON.parse(raw.callback) as CallbackState),
     trigger: raw.trigger,
+    outputs: raw.outputs === null ? null : (JSON.parse(raw.outputs) as string[]),
   };
 }

@@ -86,11 +86,16 @@ export class ObjectRepository {
     return raw === undefined ? undefined : fromRaw(raw);
   }
 
-  /** Makes the object visible (or replaces it); returns the file of the object it replaced, if any. */
-  put(row: ObjectRow): string | undefined {
+  /**
+   * Makes the object visible (or replaces it); returns the file of the object it
+   * replaced, if any. `alongside` runs in the same transaction (jobs the upload
+   * triggers): both happen, or neither.
+   */
+  put(row: ObjectRow, alongside?: () => void): string | undefined {
     return this.db.transaction(() => {
       const previous = this.getStmt.get(row.bucket, row.key) as RawObject | undefined;
       this.upsertStmt.run(row);
+      alongside?.();
       return previous?.file;
     })();
   }

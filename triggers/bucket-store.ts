@@ -14,7 +14,7 @@ export interface ObjectIndex {
   buckets(): { name: string; createdAt: string; objects: number; bytes: number }[];
   deleteBucket(name: string): boolean;
   get(bucket: string, key: string): ObjectInfo | undefined;
-  put(row: ObjectInfo): string | undefined;
+  put(row: ObjectInfo, alongside?: () => void): string | undefined;
   delete(bucket: string, key: string): ObjectInfo | undefined;
   list(bucket: string, query: { prefix: string; after?: string; limit: number }): ObjectInfo[];
   files(bucket: string): Set<string>;
@@ -84,7 +84,13 @@ export class BucketStore {
   }
 
   /** Streams `body` into the bucket under `key`; at most `maxBytes`, else ObjectTooLargeError and nothing stored. */
-  async put(bucket: string, key: string, body: Readable, options: { contentType: string; maxBytes: number }): Promise<ObjectInfo> {
+  /** `onIndexed` runs in the transaction that makes the object visible (to queue the jobs it triggers). */
+  async put(
+    bucket: string,
+    key: string,
+    body: Readable,
+    options: { contentType: string; maxBytes: number; onIndexed?: (info: ObjectInfo) => void },
+  ): Promise<ObjectInfo> {
     this.requireBucket(bucket);
     checkKey(key);
     const file = randomBytes(16).toString('hex');
@@ -107,7 +113,8 @@ export class BucketStore {
       throw err;
     }
     const info: ObjectInfo = { bucket, key, size, contentType: options.contentType, sha256: hash.digest('hex'), file, createdAt: this.now() };
-    const replaced = this.index.put(info);
+    const onIndexed = options.onIndexed;
+    const replaced = this.index.put(info, onIndexed === undefined ? undefined : () => onIndexed(info));
     if (replaced !== undefined) await unlink(join(this.dir(bucket), replaced)).catch(() => undefined);
     return info;
   }

@@ -1,9 +1,14 @@
 import type { FastifyInstance } from 'fastify';
+import type { NewJob } from '../../store/index.js';
 import { BUCKET_PATTERN, type BucketStore, type ObjectInfo } from '../../triggers/index.js';
+import type { FileJobs } from '../file-jobs.js';
+import type { JobRunner } from '../job-runner.js';
 
 export interface BucketRoutesDeps {
   readonly buckets: BucketStore;
   readonly maxObjectBytes: number;
+  readonly fileJobs: FileJobs;
+  readonly runner: JobRunner;
 }
 
 const bucketParams = { type: 'object', required: ['bucket'], properties: { bucket: { type: 'string', pattern: BUCKET_PATTERN } } } as const;
@@ -44,8 +49,17 @@ export async function bucketRoutes(app: FastifyInstance, deps: BucketRoutesDeps)
     { schema: { summary: 'Upload an object (streamed; visible only once complete; HEARTH_MAX_OBJECT_BYTES at most)', params: objectParams } },
     async (request, reply) => {
       const contentType = request.headers['content-type'] ?? 'application/octet-stream';
-      const info = await deps.buckets.put(request.params.bucket, request.params['*'], request.raw, { contentType, maxBytes: deps.maxObjectBytes });
-      return reply.code(201).send(objectView(info));
+      // The jobs of matching file triggers are committed with the object: no upload is left without them.
+      let triggered: NewJob[] = [];
+      const info = await deps.buckets.put(request.params.bucket, request.params['*'], request.raw, {
+        contentType,
+        maxBytes: deps.maxObjectBytes,
+        onIndexed: (stored) => {
+          triggered = deps.fileJobs.jobsFor(stored);
+        },
+      });
+      deps.runner.queued(triggered);
+      return reply.code(201).send({ ...objectView(info), jobs: triggered.map((job) => ({ id: job.id, module: job.module, function: job.function, statusUrl: `/async/${job.id}` })) });
     },
   );
 

@@ -24,6 +24,8 @@ const SOCKET_NAME = 'fn.sock';
 // sun_path holds 108 bytes including the terminating NUL.
 const MAX_SOCKET_PATH = 107;
 const LOG_TAIL_LINES = 50;
+// Where a module's shared files folder (file-triggered calls) appears in its containers.
+const FILES_MOUNT = '/run/hearth-files';
 
 /**
  * The Docker driver: one container per instance, created with DESIGN.md
@@ -53,6 +55,10 @@ export class DockerDriver implements Driver {
     } catch (err) {
       throw engineError(err, this.options.socketPath);
     }
+  }
+
+  filesPath(): string {
+    return FILES_MOUNT;
   }
 
   describe(): DriverInfo {
@@ -100,7 +106,7 @@ export class DockerDriver implements Driver {
         },
         StopSignal: 'SIGTERM',
         HostConfig: {
-          Binds: [`${dir}:/run/hearth`],
+          Binds: [`${dir}:/run/hearth`, ...(spec.filesDir === undefined ? [] : [`${spec.filesDir}:${FILES_MOUNT}`])],
           NetworkMode: spec.network ? 'bridge' : 'none',
           ReadonlyRootfs: true,
           Tmpfs: { '/tmp': 'rw,nosuid,nodev,size=64m' },

@@ -80,6 +80,11 @@ export class ProcessDriver implements Driver {
     return first === undefined ? undefined : { uid: first, gid: first };
   }
 
+  /** The folder is bound at its own path (or seen as it is, without a sandbox). */
+  filesPath(filesDir: string): string {
+    return filesDir;
+  }
+
   describe(): DriverInfo {
     const { python, bwrap, sandboxProblem } = this.options.host;
     const enforced: string[] = [];
@@ -124,7 +129,7 @@ export class ProcessDriver implements Driver {
       const command = this.command({
         args: [join(build, 'hearth_runtime.py'), 'serve', '--code', join(build, 'code'), '--deps', join(build, 'deps'), '--module', spec.module, '--socket', socketPath],
         readOnly: [build],
-        writable: [dir],
+        writable: spec.filesDir === undefined ? [dir] : [dir, spec.filesDir],
         network: spec.network,
         env: this.env(spec.env, {
           HEARTH_MEMORY_LIMIT_MB: String(spec.memoryMb),

@@ -32,6 +32,10 @@ export class FakeDriver implements Driver {
   private dir: string | undefined;
   private next = 0;
 
+  filesPath(filesDir: string): string {
+    return filesDir;
+  }
+
   describe(): DriverInfo {
     return { name: 'fake', runtime: 'in-process', sandbox: 'none', enforced: [], notEnforced: [] };
   }
