@@ -1,6 +1,6 @@
-import { chmod, copyFile, link, mkdir, readdir, rm } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
-import { join, posix, relative } from 'node:path';
+import { constants } from 'node:fs';
+import { chmod, copyFile, link, lstat, mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
+import { join, posix, relative, sep } from 'node:path';
 import type { InvokeOutcome } from '../pool/index.js';
 import type { JobRepository, JobRow, NewJob } from '../store/index.js';
 import { matches, outputKey, type BucketStore, type ObjectInfo } from '../triggers/index.js';
@@ -118,9 +118,37 @@ export class FileJobs {
     const stored: string[] = [];
     for (const { path, key } of planned) {
       const contentType = CONTENT_TYPES[posix.extname(key).toLowerCase()] ?? 'application/octet-stream';
-      await this.deps.buckets.put(bucket, key, createReadStream(path), { contentType, maxBytes: this.deps.maxObjectBytes });
+      const file = await openOutput(outDir, path);
+      try {
+        await this.deps.buckets.put(bucket, key, file.createReadStream({ autoClose: false }), { contentType, maxBytes: this.deps.maxObjectBytes });
+      } finally {
+        await file.close();
+      }
       stored.push(`${bucket}/${key}`);
     }
     return stored;
   }
+}
+
+/**
+ * Opens an output file without following links: the folder is writable by the
+ * function (and, in a container, a link would be resolved on the host), so a
+ * file swapped for a symlink, or a folder on its way swapped for one, must not
+ * make the daemon read something else. Every folder from `outDir` down is
+ * checked to be a real folder, and the file is opened O_NOFOLLOW and checked
+ * to be a regular file through its descriptor.
+ */
+async function openOutput(outDir: string, path: string): Promise<FileHandle> {
+  const parts = relative(outDir, path).split(sep);
+  let dir = outDir;
+  for (const part of parts.slice(0, -1)) {
+    dir = join(dir, part);
+    if (!(await lstat(dir)).isDirectory()) throw Object.assign(new Error(`output ${relative(outDir, path)}: ${part} is not a folder`), { code: 'BAD_OUTPUT' });
+  }
+  const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  if (!(await file.stat()).isFile()) {
+    await file.close();
+    throw Object.assign(new Error(`output ${relative(outDir, path)} is not a regular file`), { code: 'BAD_OUTPUT' });
+  }
+  return file;
 }

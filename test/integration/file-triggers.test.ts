@@ -32,6 +32,14 @@ def broken(event, context):
         f.write("half")
     raise RuntimeError("conversion failed")
 
+def sneaky(event, context):
+    out = context["tmp_output_dir"]
+    with open(os.path.join(out, "ok.txt"), "w") as f:
+        f.write("fine")
+    os.symlink("/etc/hostname", os.path.join(out, "leak.txt"))
+    os.symlink("/etc", os.path.join(out, "etc"))
+    return "tried"
+
 def slow(event, context):
     time.sleep(event.get("size", 0) / 10)
     with open(os.path.join(context["tmp_output_dir"], "done.txt"), "w") as f:
@@ -42,6 +50,7 @@ def slow(event, context):
 const TRIGGERS = [
   { type: 'file', bucket: 'in', prefix: 'docs/', suffix: '.txt', function: 'upper', output: 'out' },
   { type: 'file', bucket: 'in', suffix: '.bad', function: 'broken', output: 'out' },
+  { type: 'file', bucket: 'in', suffix: '.sneak', function: 'sneaky', output: 'out' },
 ];
 
 interface Job {
@@ -90,6 +99,13 @@ eachDriver(t, async (t, driver) => {
     t.same((await upload(d.request, 'other/c.txt', 'x')).jobs, [], 'the prefix does not match');
     const filesDir = join(d.dataDir, 'files', 'conv');
     await eventually(async () => (await readdir(filesDir)).length === 0, 5000, 'the call folders to be removed');
+  });
+
+  t.test('links a function leaves in its output folder are not followed', async (t) => {
+    const { jobs } = await upload(d.request, 's/x.sneak', 'x');
+    const job = await ended(d, (jobs[0] as { id: string }).id);
+    t.match(job, { status: 'succeeded', outputs: ['out/s/ok.txt'] });
+    t.equal((await d.request('/buckets/out/objects/s/leak.txt', { admin: true })).status, 404);
   });
 
   t.test('a failing call stores nothing and records the error', async (t) => {
