@@ -1,4 +1,5 @@
 import type { InvokeOutcome, PoolManager } from '../pool/index.js';
+import type { InvocationRow } from '../store/index.js';
 import { cutLogs } from './cut-logs.js';
 import { idGenerator } from './ids.js';
 import { toHttpError } from './http-errors.js';
@@ -46,22 +47,15 @@ export class Invoker {
       const status = callStatus(err);
       this.deps.metrics.callEnded(module, fn, meta.trigger, status);
       const e = err as { code?: string; message?: string; details?: { logs?: unknown } };
-      this.deps.recorder.record({
-        id: callId,
-        module,
-        function: fn,
-        trigger: meta.trigger,
+      this.record(callId, module, fn, meta, startedAt, {
         status,
         httpStatus: toHttpError(err).status,
         durationMs: null,
         queueMs: null,
         coldStart: null,
         instance: null,
-        startedAt,
-        endedAt: Date.now(),
         error: { type: e.code ?? 'Error', message: String(e.message ?? err) },
-        logs: cutLogs(typeof e.details?.logs === 'string' ? e.details.logs : '', this.deps.maxLogBytes),
-        source: meta.source ?? null,
+        logs: typeof e.details?.logs === 'string' ? e.details.logs : '',
       });
       throw err;
     }
@@ -69,23 +63,38 @@ export class Invoker {
     const status = reply.ok ? 'succeeded' : 'handler_error';
     this.deps.metrics.callEnded(module, fn, meta.trigger, status, { durationMs: reply.durationMs, coldStart: outcome.coldStart, queueMs: outcome.queueMs });
     this.deps.latency.add(module, reply.durationMs);
-    this.deps.recorder.record({
-      id: callId,
-      module,
-      function: fn,
-      trigger: meta.trigger,
+    this.record(callId, module, fn, meta, startedAt, {
       status,
       httpStatus: reply.ok ? 200 : 500,
       durationMs: reply.durationMs,
       queueMs: outcome.queueMs,
       coldStart: outcome.coldStart,
       instance: outcome.instanceId,
-      startedAt,
-      endedAt: Date.now(),
       error: reply.ok ? null : (reply.error ?? { type: 'Error', message: 'the handler failed', traceback: '' }),
-      logs: cutLogs(reply.logs, this.deps.maxLogBytes),
-      source: meta.source ?? null,
+      logs: reply.logs,
     });
     return { ...outcome, callId };
+  }
+
+  /** The call's record: what every outcome shares, plus how this one ended. */
+  private record(
+    id: string,
+    module: string,
+    fn: string,
+    meta: CallMeta,
+    startedAt: number,
+    ended: Omit<InvocationRow, 'id' | 'module' | 'function' | 'trigger' | 'startedAt' | 'endedAt' | 'source'>,
+  ): void {
+    this.deps.recorder.record({
+      ...ended,
+      id,
+      module,
+      function: fn,
+      trigger: meta.trigger,
+      startedAt,
+      endedAt: Date.now(),
+      logs: cutLogs(ended.logs, this.deps.maxLogBytes),
+      source: meta.source ?? null,
+    });
   }
 }

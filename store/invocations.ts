@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { newestFirst } from './newest-first.js';
 
 /** One call as recorded: what started it, how it ended, its timings and (capped) logs. Times are epoch ms. */
 export interface InvocationRow {
@@ -85,23 +86,14 @@ export class InvocationRepository {
 
   /** Newest first; `before` is the cursor. */
   list(query: InvocationQuery): InvocationRow[] {
-    const where = ['module = @module'];
-    const params: Record<string, unknown> = { module: query.module, limit: query.limit };
-    if (query.status !== undefined) {
-      where.push('status = @status');
-      params.status = query.status;
-    }
-    if (query.since !== undefined) {
-      where.push('started_at >= @since');
-      params.since = query.since;
-    }
-    if (query.before !== undefined) {
-      where.push('id < @before');
-      params.before = query.before;
-    }
-    const sql = `SELECT * FROM invocations WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT @limit`;
-    return (this.db.prepare(sql).all(params) as RawInvocation[]).map(fromRaw);
+    return newestFirst<RawInvocation>(this.db, 'invocations', {
+      equal: { module: query.module, status: query.status },
+      atLeast: { started_at: query.since },
+      before: query.before,
+      limit: query.limit,
+    }).map(fromRaw);
   }
+
 
   /** Deletes records that ended before `cutoff`, then all but the newest `keep`; returns how many went. */
   purge(cutoff: number, keep: number): number {

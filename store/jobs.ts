@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { newestFirst } from './newest-first.js';
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'timeout' | 'cancelled';
 export const TERMINAL: readonly JobStatus[] = ['succeeded', 'failed', 'timeout', 'cancelled'];
@@ -187,23 +188,9 @@ export class JobRepository {
 
   /** Newest first; `before` is the cursor. */
   list(query: JobQuery): JobRow[] {
-    const where: string[] = [];
-    const params: Record<string, unknown> = { limit: query.limit };
-    if (query.module !== undefined) {
-      where.push('module = @module');
-      params.module = query.module;
-    }
-    if (query.status !== undefined) {
-      where.push('status = @status');
-      params.status = query.status;
-    }
-    if (query.before !== undefined) {
-      where.push('id < @before');
-      params.before = query.before;
-    }
-    const sql = `SELECT * FROM jobs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
-    return (this.db.prepare(sql).all(params) as RawJob[]).map(fromRaw);
+    return newestFirst<RawJob>(this.db, 'jobs', { equal: { module: query.module, status: query.status }, before: query.before, limit: query.limit }).map(fromRaw);
   }
+
 
   /** Ids of jobs in a status, oldest first (start-up recovery). */
   idsWithStatus(status: JobStatus): { id: string; module: string; attempts: number }[] {

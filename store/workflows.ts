@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { newestFirst } from './newest-first.js';
 
 /** A saved workflow document. The store keeps it opaque; the gateway validates it. */
 export interface WorkflowRow {
@@ -230,20 +231,13 @@ export class RunRepository {
 
   /** Newest first; `before` is the cursor. */
   list(query: RunQuery): RunRow[] {
-    const where: string[] = [];
-    const params: Record<string, unknown> = { limit: query.limit };
-    for (const key of ['workflow', 'status'] as const) {
-      if (query[key] === undefined) continue;
-      where.push(`${key} = @${key}`);
-      params[key] = query[key];
-    }
-    if (query.before !== undefined) {
-      where.push('id < @before');
-      params.before = query.before;
-    }
-    const sql = `SELECT * FROM workflow_runs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
-    return (this.db.prepare(sql).all(params) as RawRun[]).map(fromRawRun);
+    return newestFirst<RawRun>(this.db, 'workflow_runs', {
+      equal: { workflow: query.workflow, status: query.status },
+      before: query.before,
+      limit: query.limit,
+    }).map(fromRawRun);
   }
+
 
   /** Deletes finished runs (and their steps) older than `cutoff`. */
   purge(cutoff: number): number {
