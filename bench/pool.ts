@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import pino from 'pino';
 import { Pool } from 'undici';
-import { DockerDriver, Instance, type InstanceSpec } from '../pool/index.js';
+import { DockerDriver, Instance, SocketTransport, type InstanceSpec } from '../pool/index.js';
 import { startDaemonProcess, type DaemonProcess } from './daemon-process.js';
 import { writeResult } from './results.js';
 import { percentiles, round } from './stats.js';
@@ -53,7 +53,8 @@ async function deploy(daemon: DaemonProcess, module: string, source: string, con
 }
 
 async function startDirect(driver: DockerDriver, spec: InstanceSpec, connections: number): Promise<Instance> {
-  const instance = new Instance(await driver.start(spec), connections);
+  const handle = await driver.start(spec);
+  const instance = new Instance(handle, new SocketTransport(handle.socketPath, connections));
   await instance.waitHealthy(30_000);
   return instance;
 }

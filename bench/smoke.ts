@@ -5,7 +5,7 @@ import { Pool } from 'undici';
 import { loadConfig } from '../gateway/config.js';
 import { createDaemon } from '../gateway/daemon.js';
 import { createLogger } from '../gateway/logger.js';
-import { Instance } from '../pool/index.js';
+import { Instance, SocketTransport } from '../pool/index.js';
 import { writeResult } from './results.js';
 import { percentiles, round } from './stats.js';
 
@@ -47,7 +47,7 @@ export async function runSmoke(): Promise<void> {
       cold.push(await call());
       const started = performance.now();
       const handle = await daemon.driver.start(spec);
-      const instance = new Instance(handle, 1);
+      const instance = new Instance(handle, new SocketTransport(handle.socketPath, 1));
       await instance.waitHealthy(30_000);
       raw.push(performance.now() - started);
       await daemon.driver.stop(handle, 1000);
@@ -59,7 +59,7 @@ export async function runSmoke(): Promise<void> {
     const gateway: number[] = [];
     for (let i = 0; i < WARM_CALLS; i += 1) gateway.push(await call());
     const handle = await daemon.driver.start(spec);
-    const direct = new Instance(handle, 1);
+    const direct = new Instance(handle, new SocketTransport(handle.socketPath, 1));
     await direct.waitHealthy(30_000);
     const payload = JSON.stringify({ event: { n: 1 }, context: {} });
     for (let i = 0; i < 100; i += 1) await direct.call('noop', payload, 5000);

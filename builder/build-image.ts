@@ -1,6 +1,8 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { PythonRuntime } from '../runtimes/index.js';
+import { InvalidPackageError } from './errors.js';
+import { imageFunctionsVersion, type ImageFunctions } from './image-functions.js';
 import { contentHash } from './image-tag.js';
 import type { ModulePackage } from './package-files.js';
 
@@ -27,6 +29,8 @@ export interface BuildBackend {
   exists(tag: string): Promise<boolean>;
   /** Builds the plan; resolves with the module's public functions. Compile, import or requirements failures throw BuildFailedError. */
   build(plan: BuildPlan): Promise<string[]>;
+  /** The id of a local container image, for image functions; absent where builds are not images (the process driver). */
+  imageId?(ref: string): Promise<string | undefined>;
 }
 
 export interface BuilderDeps {
@@ -45,6 +49,22 @@ export class Builder {
 
   hasImage(tag: string): Promise<boolean> {
     return this.deps.backend.exists(tag);
+  }
+
+  /**
+   * An image module needs no build: its image must exist on the engine, and
+   * its version is the image's id with the functions' commands. The tag is
+   * the image id, so instances run exactly the image that was deployed.
+   */
+  async resolveImage(spec: ImageFunctions): Promise<BuiltImage> {
+    if (this.deps.backend.imageId === undefined) {
+      throw new InvalidPackageError('image functions need a container engine: this daemon runs the process driver (start it with HEARTH_DRIVER=docker)');
+    }
+    const id = await this.deps.backend.imageId(spec.image);
+    if (id === undefined) {
+      throw new InvalidPackageError(`there is no image ${JSON.stringify(spec.image)} on this engine: build or load it first (hearth pulls from no registry)`);
+    }
+    return { tag: id, version: imageFunctionsVersion(id, spec), functions: Object.keys(spec.functions) };
   }
 
   async build(plan: BuildPlan): Promise<BuiltImage> {

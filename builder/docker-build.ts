@@ -26,6 +26,10 @@ export class DockerBuild implements BuildBackend {
     return this.engine.imageExists(tag);
   }
 
+  imageId(ref: string): Promise<string | undefined> {
+    return this.engine.imageId(ref);
+  }
+
   async build(plan: BuildPlan): Promise<string[]> {
     const labels = { 'hearth.module': plan.pkg.module, 'hearth.version': plan.version };
     const context = await buildContext(plan.pkg, { baseImage: this.baseImage, runtimeSource: this.runtime.source, labels });

@@ -4,6 +4,8 @@
  */
 export interface ImageEngine {
   imageExists(ref: string): Promise<boolean>;
+  /** The id (sha256:…) of a local image; undefined when there is none by that reference. */
+  imageId(ref: string): Promise<string | undefined>;
   /** Builds `context` (a tar with a Dockerfile); resolves with the build's text output. */
   buildImage(context: Buffer, options: BuildImageOptions): Promise<BuildOutput>;
   /** Imports a root file system tarball as an image (`docker import`). */

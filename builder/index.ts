@@ -9,3 +9,5 @@ export { readPackage } from './package-files.js';
 export type { ModulePackage, PackageUpload } from './package-files.js';
 export type { ImageEngine, BuildImageOptions, BuildOutput } from './image-engine.js';
 export { InvalidPackageError, BuildFailedError, BuildError, BaseImageError } from './errors.js';
+export { commandsOf, serializeImageFunctions, storedImageFunctions } from './image-functions.js';
+export type { ImageFunctions, ImageCommand } from './image-functions.js';

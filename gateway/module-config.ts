@@ -149,10 +149,21 @@ export function resolveModuleConfig(given: Partial<ModuleConfig> | undefined, de
   return config;
 }
 
-/** `filesDir`: the module's shared folder for file-triggered calls, when it has file triggers. */
-export function instanceSpec(module: string, version: string, image: string, config: ModuleConfig, filesDir?: string): InstanceSpec {
+/**
+ * `filesDir`: the module's shared folder for file-triggered calls, when it has file triggers.
+ * `commands`: an image module's per-call commands.
+ */
+export function instanceSpec(
+  module: string,
+  version: string,
+  image: string,
+  config: ModuleConfig,
+  filesDir?: string,
+  commands?: Readonly<Record<string, readonly string[]>>,
+): InstanceSpec {
   return {
     ...(filesDir !== undefined && config.triggers.some((trigger) => trigger.type === 'file') ? { filesDir } : {}),
+    ...(commands === undefined ? {} : { commands }),
     module,
     version,
     image,

@@ -2,10 +2,14 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
+  commandsOf,
   deserializePackage,
   readPackage,
+  serializeImageFunctions,
   serializePackage,
+  storedImageFunctions,
   type Builder,
+  type ImageFunctions,
   type PackageUpload,
 } from '../builder/index.js';
 import type { PoolManager } from '../pool/index.js';
@@ -13,11 +17,29 @@ import type { ModuleRow, Store } from '../store/index.js';
 import { InvalidRequestError, ModuleNotFoundError } from './errors.js';
 import { instanceSpec, poolSettings, resolveModuleConfig, type ConfigDefaults, type ModuleConfig } from './module-config.js';
 
-export interface DeployInput {
+/** Python source built into an image, or a container image the user already has. */
+export type DeployInput = PythonDeploy | ImageDeploy;
+
+export interface PythonDeploy {
   readonly upload: PackageUpload;
   readonly requirements?: string;
   /** Replaces the module's config when given; a redeploy without it keeps the previous one. */
   readonly config?: Partial<ModuleConfig>;
+}
+
+export interface ImageDeploy {
+  readonly image: ImageFunctions;
+  readonly config?: Partial<ModuleConfig>;
+}
+
+/** What a deploy runs: its image, version and stored package, usable now or after a build. */
+interface Artifact {
+  readonly image: string;
+  readonly version: string;
+  readonly package: Buffer;
+  /** The functions when nothing needs building. */
+  readonly existing: readonly string[] | undefined;
+  build(): Promise<readonly string[]>;
 }
 
 export interface RegistryDeps {
@@ -40,8 +62,12 @@ export interface RegistryDeps {
 /** A deployed module as the API shows it. */
 export interface ModuleRecord {
   readonly name: string;
+  /** python: uploaded source built into `image`; image: commands run in the user's image (`image` is its id). */
+  readonly kind: 'python' | 'image';
   readonly version: string;
   readonly image: string;
+  /** An image module's image reference and commands, as deployed. */
+  readonly imageFunctions?: ImageFunctions;
   readonly config: ModuleConfig;
   readonly functions: readonly string[];
   readonly createdAt: string;
@@ -68,7 +94,15 @@ export class ModuleRegistry {
   /** Loads every stored module (rebuilding images that disappeared) and configures its pool. */
   async load(): Promise<void> {
     for (let row of this.deps.store.modules.list()) {
-      if (!(await this.deps.builder.hasImage(row.image))) {
+      const present = await this.deps.builder.hasImage(row.image);
+      const imageFunctions = storedImageFunctions(row.package);
+      if (!present && imageFunctions !== undefined) {
+        // A user's image cannot be rebuilt here: say so once, and let its calls name the cause.
+        this.deps.log.error(
+          { module: row.name, image: imageFunctions.image },
+          'the image this module was deployed with is gone: calls will fail until it is loaded again and the module redeployed',
+        );
+      } else if (!present) {
         this.deps.log.warn({ module: row.name, image: row.image }, 'image missing: rebuilding from the stored package');
         try {
           // Another driver (or base image) gives another tag and version: keep what was built.
@@ -100,23 +134,20 @@ export class ModuleRegistry {
   /** `changed` is false when the code and config are those already deployed: then nothing is touched. */
   deploy(name: string, input: DeployInput): Promise<{ record: ModuleRecord; built: boolean; created: boolean; changed: boolean }> {
     return this.serialized(name, async () => {
-      const pkg = await readPackage(name, input.upload, input.requirements);
       const previous = this.entries.get(name)?.record;
       const config = resolveModuleConfig(input.config ?? previous?.config, this.deps.defaults);
-      const plan = this.deps.builder.plan(pkg);
-      const known = this.deps.store.builds.get(plan.tag);
-      if (previous !== undefined && previous.image === plan.tag && known !== undefined && sameConfig(previous.config, config) && (await this.deps.builder.hasImage(plan.tag))) {
+      const artifact = 'image' in input ? await this.imageArtifact(input.image) : await this.pythonArtifact(name, input);
+      if (
+        previous !== undefined &&
+        artifact.existing !== undefined &&
+        previous.image === artifact.image &&
+        previous.version === artifact.version &&
+        sameConfig(previous.config, config)
+      ) {
         return { record: previous, built: false, created: false, changed: false };
       }
-      let functions: readonly string[];
-      let built = false;
-      if (known !== undefined && (await this.deps.builder.hasImage(plan.tag))) {
-        functions = known.functions;
-      } else {
-        functions = (await this.build(name, plan)).functions;
-        built = true;
-        this.deps.store.builds.put({ tag: plan.tag, module: name, functions, createdAt: new Date().toISOString() });
-      }
+      const built = artifact.existing === undefined;
+      const functions = artifact.existing ?? (await artifact.build());
       const missing = config.triggers.filter((trigger) => !functions.includes(trigger.function));
       if (missing.length > 0) {
         throw new InvalidRequestError(`config/triggers names a function the module does not define: ${missing.map((t) => t.function).join(', ')} (it has ${functions.join(', ')})`);
@@ -124,18 +155,18 @@ export class ModuleRegistry {
       const now = new Date().toISOString();
       const row: ModuleRow = {
         name,
-        version: plan.version,
-        image: plan.tag,
+        version: artifact.version,
+        image: artifact.image,
         config: { ...config },
         functions,
-        package: serializePackage(pkg),
+        package: artifact.package,
         createdAt: previous?.createdAt ?? now,
         updatedAt: now,
       };
       this.deps.store.modules.save(row);
       const record = toRecord(row);
       this.activate(record);
-      this.deps.log.info({ module: name, version: plan.version, built }, 'module deployed');
+      this.deps.log.info({ module: name, kind: record.kind, version: artifact.version, built }, 'module deployed');
       return { record, built, created: previous === undefined, changed: true };
     });
   }
@@ -166,6 +197,35 @@ export class ModuleRegistry {
     });
   }
 
+  private async pythonArtifact(name: string, input: PythonDeploy): Promise<Artifact> {
+    const pkg = await readPackage(name, input.upload, input.requirements);
+    const plan = this.deps.builder.plan(pkg);
+    const known = this.deps.store.builds.get(plan.tag);
+    const usable = known !== undefined && (await this.deps.builder.hasImage(plan.tag));
+    return {
+      image: plan.tag,
+      version: plan.version,
+      package: serializePackage(pkg),
+      existing: usable ? known.functions : undefined,
+      build: async () => {
+        const { functions } = await this.build(name, plan);
+        this.deps.store.builds.put({ tag: plan.tag, module: name, functions, createdAt: new Date().toISOString() });
+        return functions;
+      },
+    };
+  }
+
+  private async imageArtifact(spec: ImageFunctions): Promise<Artifact> {
+    const resolved = await this.deps.builder.resolveImage(spec);
+    return {
+      image: resolved.tag,
+      version: resolved.version,
+      package: serializeImageFunctions(spec),
+      existing: resolved.functions,
+      build: async () => resolved.functions,
+    };
+  }
+
   private async build(module: string, plan: Parameters<Builder['build']>[0]): ReturnType<Builder['build']> {
     const started = performance.now();
     try {
@@ -182,8 +242,9 @@ export class ModuleRegistry {
     this.entries.set(record.name, { record, functions: new Set(record.functions) });
     this.deps.onActivate?.(record);
     const filesDir = this.filesDir(record);
+    const commands = record.imageFunctions === undefined ? undefined : commandsOf(record.imageFunctions);
     this.deps.pools.configure(
-      instanceSpec(record.name, record.version, record.image, record.config, filesDir),
+      instanceSpec(record.name, record.version, record.image, record.config, filesDir, commands),
       poolSettings(record.config, this.deps.stopGraceMs),
     );
   }
@@ -215,8 +276,11 @@ function sameConfig(a: ModuleConfig, b: ModuleConfig): boolean {
 }
 
 function toRecord(row: ModuleRow): ModuleRecord {
+  const imageFunctions = storedImageFunctions(row.package);
   return {
     name: row.name,
+    kind: imageFunctions === undefined ? 'python' : 'image',
+    ...(imageFunctions === undefined ? {} : { imageFunctions }),
     version: row.version,
     image: row.image,
     config: row.config as unknown as ModuleConfig,

@@ -19,6 +19,30 @@ export interface InstanceSpec {
    * inside an instance: Driver.filesPath.
    */
   readonly filesDir?: string;
+  /**
+   * Image functions: the argv each function runs, once per call, inside an
+   * instance of `image` (Driver.exec). Such an instance runs no runtime and
+   * has no socket; without this field the image runs hearth's runtime.
+   */
+  readonly commands?: Readonly<Record<string, readonly string[]>>;
+}
+
+/** One process run inside an instance (an image function's call). */
+export interface ExecRequest {
+  readonly argv: readonly string[];
+  readonly stdin: Buffer;
+  /** Added to the instance's environment. */
+  readonly env: Readonly<Record<string, string>>;
+  /** stdout beyond this is dropped (stdoutTruncated); stderr keeps its last this many bytes. */
+  readonly maxOutputBytes: number;
+}
+
+export interface ExecResult {
+  /** null when the engine could not say. */
+  readonly exitCode: number | null;
+  readonly stdout: Buffer;
+  readonly stderr: Buffer;
+  readonly stdoutTruncated: boolean;
 }
 
 /** Why an instance stopped. */
@@ -71,6 +95,12 @@ export interface Driver {
   start(spec: InstanceSpec): Promise<InstanceHandle>;
   /** Asks the instance to stop (SIGTERM), kills it after `graceMs`, and removes it. */
   stop(handle: InstanceHandle, graceMs: number): Promise<void>;
+  /**
+   * Runs a process in a started instance of a spec with `commands` and
+   * resolves when it exits. Drivers that cannot run image functions leave it
+   * out (and refuse such specs in start).
+   */
+  exec?(handle: InstanceHandle, request: ExecRequest): Promise<ExecResult>;
   /** Kills and removes the instance at once. */
   kill(handle: InstanceHandle): Promise<void>;
   /** Freezes every process of the instance (cgroup freezer); it keeps its memory. */

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { Pool as HttpPool } from 'undici';
 import type { ExitInfo, InstanceHandle } from './driver.js';
-import { RuntimeReply } from './runtime-reply.js';
+import type { RuntimeReply } from './runtime-reply.js';
+import type { InstanceTransport } from './transport.js';
 import {
   describeExit,
   FunctionNotFoundError,
@@ -16,28 +16,20 @@ const EXIT_REPORT_GRACE_MS = 2000;
 const HEALTH_POLL_MS = 5;
 
 /**
- * The connection to one running copy of a module: its driver handle plus a
- * keep-alive HTTP client on its Unix socket, created once per instance and
- * reused by every call. Its life cycle is kept by the pool (instance-state.ts).
+ * One running copy of a module: its driver handle plus the transport its
+ * calls take (transport.ts), created once per instance and reused by every
+ * call. It bounds each call in time and fails calls in flight when the
+ * instance dies. Its life cycle is kept by the pool (instance-state.ts).
  */
 export class Instance {
   exit: ExitInfo | undefined;
-  private readonly http: HttpPool;
   /** How to fail each call in flight (crash). */
   private readonly calls = new Set<(err: Error) => void>();
 
   constructor(
     readonly handle: InstanceHandle,
-    connections: number,
+    private readonly transport: InstanceTransport,
   ) {
-    this.http = new HttpPool('http://hearth.instance', {
-      socketPath: handle.socketPath,
-      connections,
-      keepAliveTimeout: 60_000,
-      // Our own timer bounds a call (timeoutMs); undici's defaults would cut long calls at 300 s.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
     void handle.exited.then((exit) => this.onExit(exit));
   }
 
@@ -45,18 +37,12 @@ export class Instance {
     return this.handle.id;
   }
 
-  /** Polls GET /healthz until the module is imported, the instance exits, or the deadline passes. */
+  /** Polls the transport until the instance is ready (the module imported), it exits, or the deadline passes. */
   async waitHealthy(timeoutMs: number): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       if (this.exit !== undefined) throw startFailure(this.exit);
-      try {
-        const res = await this.http.request({ path: '/healthz', method: 'GET', headersTimeout: 1000 });
-        await res.body.dump();
-        if (res.statusCode === 200) return;
-      } catch {
-        // The socket does not exist or refuses yet: the runtime is still importing.
-      }
+      if (await this.transport.ready()) return;
       if (performance.now() > deadline) {
         throw new InstanceStartError(`the instance did not answer its health check within ${timeoutMs} ms`, { logs: '' });
       }
@@ -65,7 +51,7 @@ export class Instance {
   }
 
   /**
-   * POST /invoke/<fn>. Fails with InvocationTimeoutError after timeoutMs and with
+   * Runs `fn` through the transport. Fails with InvocationTimeoutError after timeoutMs and with
    * InstanceCrashedError if the instance dies. The call races a per-call failure
    * promise rather than passing an AbortSignal to undici: a signal per request
    * cost a quarter of the warm throughput. An abandoned request ends when the
@@ -78,7 +64,7 @@ export class Instance {
     });
     this.calls.add(fail);
     const timer = setTimeout(() => fail(new InvocationTimeoutError(timeoutMs)), timeoutMs);
-    const request = this.send(fn, body);
+    const request = this.transport.send(fn, body);
     // Once the call has failed, nobody waits for the request: its own error must not go unhandled.
     request.catch(() => undefined);
     try {
@@ -99,21 +85,8 @@ export class Instance {
     }
   }
 
-  private async send(fn: string, body: string): Promise<RuntimeReply> {
-    const res = await this.http.request({
-      path: `/invoke/${fn}`,
-      method: 'POST',
-      body,
-      headers: { 'content-type': 'application/json' },
-    });
-    const bytes = Buffer.from(await res.body.arrayBuffer());
-    if (res.statusCode === 404) throw new FunctionNotFoundError(`function ${fn} not found in the module`);
-    if (res.statusCode !== 200) throw new ProtocolError(`the runtime answered ${res.statusCode}: ${bytes.toString('utf8', 0, 200)}`);
-    return new RuntimeReply(bytes, RuntimeReply.range(res.headers['x-hearth-result'], bytes.length), res.headers['x-hearth-duration-ms']);
-  }
-
   async close(): Promise<void> {
-    await this.http.destroy();
+    await this.transport.close();
   }
 
   private onExit(exit: ExitInfo): void {

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { Driver, ExitInfo, InstanceHandle, InstanceSpec } from './driver.js';
-import { InvocationTimeoutError, PoolClosedError, PoolSaturatedError, QueueTimeoutError } from './errors.js';
+import { InstanceStartError, InvocationTimeoutError, PoolClosedError, PoolSaturatedError, QueueTimeoutError } from './errors.js';
+import { ExecTransport } from './exec-transport.js';
 import type { InstanceBudget } from './instance-budget.js';
 import {
   hasCapacity,
@@ -12,6 +13,8 @@ import {
   type InstanceRecord,
 } from './instance-state.js';
 import { Instance } from './instance.js';
+import { SocketTransport } from './socket-transport.js';
+import type { InstanceTransport } from './transport.js';
 import type { RuntimeReply } from './runtime-reply.js';
 import { describePool, type PoolSnapshot } from './pool-snapshot.js';
 import { isDead, type Slot } from './slot.js';
@@ -329,7 +332,7 @@ export class ModulePool {
       const handle = await created;
       // Drained while the driver created it: the drain's kill, queued behind the creation, removes it.
       if (isDead(slot)) return;
-      const instance = new Instance(handle, this.settings.concurrency);
+      const instance = new Instance(handle, this.transport(slot.spec, handle));
       slot.instance = instance;
       void handle.exited.then((exit) => this.onExit(slot, exit));
       await instance.waitHealthy(this.settings.startTimeoutMs);
@@ -346,6 +349,15 @@ export class ModulePool {
     }
     this.dispatch();
     this.reconcile();
+  }
+
+  /** Image functions run a process per call; modules answer on their runtime's socket. */
+  private transport(spec: InstanceSpec, handle: InstanceHandle): InstanceTransport {
+    const { driver } = this.deps;
+    if (spec.commands === undefined) return new SocketTransport(handle.socketPath, this.settings.concurrency);
+    if (driver.exec === undefined) throw new InstanceStartError(`the ${driver.name} driver cannot run image functions`, { logs: '' });
+    const exec = driver.exec.bind(driver);
+    return new ExecTransport((request) => exec(handle, request), spec.commands);
   }
 
   private onStartFailure(slot: Slot, err: Error): void {

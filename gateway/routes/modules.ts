@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { PackageUpload } from '../../builder/index.js';
+import type { ImageCommand, PackageUpload } from '../../builder/index.js';
 import type { PoolManager } from '../../pool/index.js';
 import { InvalidRequestError, ModuleNotFoundError } from '../errors.js';
 import { moduleConfigSchema, NAME_PATTERN, scaleSchema, type ModuleConfig } from '../module-config.js';
@@ -32,13 +32,45 @@ const jsonDeploySchema = {
   },
 } as const;
 
+const MAX_SCRIPT_BYTES = 64 * 1024;
+const script = { type: 'string', minLength: 1, maxLength: MAX_SCRIPT_BYTES } as const;
+const command = { type: 'array', minItems: 1, maxItems: 256, items: { type: 'string', maxLength: MAX_SCRIPT_BYTES } } as const;
+
+/**
+ * An image module (SCAR's model): a local image and, per function, a shell
+ * script or a command. `script`/`command` at the top level define one
+ * function named `handler`.
+ */
+const imageDeploySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['image'],
+  properties: {
+    // A local reference or id: name[:tag][@digest], sha256:…
+    image: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9][A-Za-z0-9._/:@-]*$' },
+    script,
+    command,
+    functions: {
+      type: 'object',
+      minProperties: 1,
+      maxProperties: 64,
+      propertyNames: { pattern: NAME_PATTERN },
+      additionalProperties: { type: 'object', additionalProperties: false, properties: { script, command } },
+    },
+    config: moduleConfigSchema,
+  },
+} as const;
+
+/** The function an image module's top-level script or command defines. */
+export const DEFAULT_IMAGE_FUNCTION = 'handler';
+
 type Validator = ((value: unknown) => boolean) & { errors?: SchemaError[] | null };
 
 /** Deploy, scale, list, inspect and remove modules; the pools overview. Registered inside the admin-token scope. */
 export async function moduleRoutes(app: FastifyInstance, deps: ModuleRoutesDeps): Promise<void> {
   app.put<{ Params: { module: string } }>(
     '/system/modules/:module',
-    { schema: { summary: 'Deploy or update a module (JSON {source, requirements, config} or multipart)', params: moduleParams, security: [{ bearer: [] }] }, bodyLimit: deps.maxUploadBytes },
+    { schema: { summary: 'Deploy or update a module: JSON {source, requirements, config}, multipart, or an image module {image, script | command | functions, config}', params: moduleParams, security: [{ bearer: [] }] }, bodyLimit: deps.maxUploadBytes },
     async (request, reply) => {
       const { module } = request.params;
       const input = request.isMultipart() ? await readMultipart(request) : readJson(request);
@@ -92,6 +124,7 @@ function validate(request: FastifyRequest, schema: object, value: unknown, what:
 }
 
 function readJson(request: FastifyRequest): DeployInput {
+  if (isObject(request.body) && 'image' in request.body) return readImageDeploy(request);
   validate(request, jsonDeploySchema, request.body, 'body');
   const body = request.body as { source: string; requirements?: string; config?: Partial<ModuleConfig> };
   return {
@@ -99,6 +132,26 @@ function readJson(request: FastifyRequest): DeployInput {
     ...(body.requirements !== undefined ? { requirements: body.requirements } : {}),
     ...(body.config !== undefined ? { config: body.config } : {}),
   };
+}
+
+function readImageDeploy(request: FastifyRequest): DeployInput {
+  validate(request, imageDeploySchema, request.body, 'body');
+  const body = request.body as { image: string; script?: string; command?: string[]; functions?: Record<string, { script?: string; command?: string[] }>; config?: Partial<ModuleConfig> };
+  const topLevel = body.script !== undefined || body.command !== undefined;
+  if (topLevel === (body.functions !== undefined)) {
+    throw new InvalidRequestError('an image module needs either script (or command) or functions: {name: {script | command}}, not both');
+  }
+  const given = body.functions ?? { [DEFAULT_IMAGE_FUNCTION]: { script: body.script, command: body.command } };
+  const functions = Object.entries(given).map(([name, fn]): [string, ImageCommand] => {
+    const where = body.functions === undefined ? 'body' : `body/functions/${name}`;
+    if ((fn.script === undefined) === (fn.command === undefined)) throw new InvalidRequestError(`${where} needs exactly one of script and command`);
+    return [name, fn.script !== undefined ? { script: fn.script } : { command: fn.command as string[] }];
+  });
+  return { image: { image: body.image, functions: Object.fromEntries(functions) }, ...(body.config !== undefined ? { config: body.config } : {}) };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** Multipart: one file part (.py, .zip, .tar.gz), optional `config` (JSON text) and `requirements` fields. */

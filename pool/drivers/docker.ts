@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
-import type { Driver, DriverInfo, DriverInstance, ExitInfo, InstanceHandle, InstanceSpec } from '../driver.js';
+import type { Driver, DriverInfo, DriverInstance, ExecRequest, ExecResult, ExitInfo, InstanceHandle, InstanceSpec } from '../driver.js';
 import { EngineUnavailableError } from '../errors.js';
 
 export interface DockerDriverOptions {
@@ -26,6 +26,9 @@ const MAX_SOCKET_PATH = 107;
 const LOG_TAIL_LINES = 50;
 // Where a module's shared files folder (file-triggered calls) appears in its containers.
 const FILES_MOUNT = '/run/hearth-files';
+// An image function's container waits for calls; each call is an exec. The image's own
+// entrypoint (an ffmpeg image's ffmpeg, say) is for the calls, not for the idle container.
+const IDLE_CONTAINER = { Entrypoint: ['sleep', 'infinity'], Cmd: [] as string[] };
 
 /**
  * The Docker driver: one container per instance, created with DESIGN.md
@@ -105,7 +108,10 @@ export class DockerDriver implements Driver {
           'hearth.instance': id,
         },
         StopSignal: 'SIGTERM',
+        ...(spec.commands === undefined ? {} : IDLE_CONTAINER),
         HostConfig: {
+          // An image function's container idles under docker-init, which reaps what each call leaves and ends on SIGTERM.
+          ...(spec.commands === undefined ? {} : { Init: true }),
           Binds: [`${dir}:/run/hearth`, ...(spec.filesDir === undefined ? [] : [`${spec.filesDir}:${FILES_MOUNT}`])],
           NetworkMode: spec.network ? 'bridge' : 'none',
           ReadonlyRootfs: true,
@@ -134,6 +140,35 @@ export class DockerDriver implements Driver {
       .stop({ t: Math.ceil(graceMs / 1000) })
       .catch(ignoreGone);
     await handle.exited;
+  }
+
+  async exec(handle: InstanceHandle, request: ExecRequest): Promise<ExecResult> {
+    const exec = await this.docker.getContainer(handle.id).exec({
+      Cmd: [...request.argv],
+      Env: Object.entries(request.env).map(([key, value]) => `${key}=${value}`),
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+    });
+    const stream = await exec.start({ hijack: true, stdin: true });
+    const stdout = new CappedOutput(request.maxOutputBytes, 'head');
+    const stderr = new CappedOutput(request.maxOutputBytes, 'tail');
+    const ended = new Promise<void>((resolve) => {
+      stream.once('end', resolve);
+      stream.once('close', resolve);
+      // A command that exits without reading its stdin resets the write side: its output still counts.
+      stream.once('error', () => resolve());
+    });
+    this.docker.modem.demuxStream(stream, stdout, stderr);
+    stream.end(request.stdin);
+    await ended;
+    const info = await exec.inspect();
+    return {
+      exitCode: info.Running ? null : info.ExitCode,
+      stdout: stdout.bytes(),
+      stderr: stderr.bytes(),
+      stdoutTruncated: stdout.truncated,
+    };
   }
 
   async kill(handle: InstanceHandle): Promise<void> {
@@ -172,11 +207,14 @@ export class DockerDriver implements Driver {
   // ---- ImageEngine (see builder/image-engine.ts) ----
 
   async imageExists(ref: string): Promise<boolean> {
+    return (await this.imageId(ref)) !== undefined;
+  }
+
+  async imageId(ref: string): Promise<string | undefined> {
     try {
-      await this.docker.getImage(ref).inspect();
-      return true;
+      return (await this.docker.getImage(ref).inspect()).Id;
     } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) return false;
+      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
       throw engineError(err, this.options.socketPath);
     }
   }
@@ -235,6 +273,40 @@ export class DockerDriver implements Driver {
     await container.remove({ force: true }).catch(ignoreGone);
     await rm(dir, { recursive: true, force: true });
     return exit;
+  }
+}
+
+/** Collects one output stream up to a size: its first bytes (a result) or its last (logs). */
+class CappedOutput extends Writable {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+
+  constructor(
+    private readonly max: number,
+    private readonly keep: 'head' | 'tail',
+  ) {
+    super();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    while (this.size > this.max) {
+      this.truncated = true;
+      if (this.keep === 'head') {
+        const last = this.chunks.pop() as Buffer;
+        this.size -= last.length;
+      } else {
+        const first = this.chunks.shift() as Buffer;
+        this.size -= first.length;
+      }
+    }
+    done();
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks);
   }
 }
 

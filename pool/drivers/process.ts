@@ -5,6 +5,7 @@ import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/p
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { InstanceStartError } from '../errors.js';
 import type { Driver, DriverInfo, DriverInstance, ExitInfo, InstanceHandle, InstanceSpec } from '../driver.js';
 import type { ProcessHost } from './process-host.js';
 import { type Command, sandboxCommand, type SandboxRun } from './sandbox.js';
@@ -114,6 +115,9 @@ export class ProcessDriver implements Driver {
   }
 
   async start(spec: InstanceSpec): Promise<InstanceHandle> {
+    if (spec.commands !== undefined) {
+      throw new InstanceStartError('image functions need a container engine: this daemon runs the process driver (start it with HEARTH_DRIVER=docker)', { logs: '' });
+    }
     const id = randomBytes(6).toString('hex');
     const dir = join(this.options.runDir, id);
     let uid: number | undefined;
