@@ -32,6 +32,8 @@ COPY runtimes runtimes
 COPY store store
 COPY bench bench
 RUN npm run build && npm prune --omit=dev
+# The image-function supervisor, static: the daemon copies it into the data dir (shared with the host's engine).
+RUN cc -static -O2 -o runtimes/exec/hearth-exec runtimes/exec/hearth-exec.c
 
 FROM ${NODE_IMAGE}
 # mmdebstrap makes the Python base image from Debian packages when it is missing.
@@ -42,6 +44,7 @@ COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY package.json ./
 COPY runtimes/python runtimes/python
+COPY --from=build /app/runtimes/exec runtimes/exec
 COPY scripts scripts
 VOLUME /var/lib/hearth
 EXPOSE 8080

@@ -11,3 +11,4 @@ export type { ImageEngine, BuildImageOptions, BuildOutput } from './image-engine
 export { InvalidPackageError, BuildFailedError, BuildError, BaseImageError } from './errors.js';
 export { commandsOf, serializeImageFunctions, storedImageFunctions } from './image-functions.js';
 export type { ImageFunctions, ImageCommand } from './image-functions.js';
+export { buildExecHelper } from './exec-helper.js';

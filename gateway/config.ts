@@ -38,6 +38,12 @@ export interface Config {
   readonly docker: {
     /** HEARTH_DOCKER_SOCKET: the engine's API socket. Default /var/run/docker.sock. */
     readonly socketPath: string;
+    /**
+     * HEARTH_EXEC_HELPER: the supervisor of image functions' containers. auto (default): built
+     * from runtimes/exec with the C compiler, under the data dir; off: every call is a docker
+     * exec; or the path of a prebuilt static hearth-exec.
+     */
+    readonly execHelper: string;
   };
   readonly process: {
     /** HEARTH_PYTHON: interpreter of the process driver. Default: python3 on PATH, else /usr/bin/python3 (the first the function user can run). */
@@ -189,7 +195,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       maxObjectBytes: int(env, 'HEARTH_MAX_OBJECT_BYTES', 1024 ** 3, 1, 1024 ** 4),
     },
     driver: oneOf(env, 'HEARTH_DRIVER', ['auto', 'docker', 'process'] as const, 'auto'),
-    docker: { socketPath: text(env, 'HEARTH_DOCKER_SOCKET', '/var/run/docker.sock') },
+    docker: { socketPath: text(env, 'HEARTH_DOCKER_SOCKET', '/var/run/docker.sock'), execHelper: text(env, 'HEARTH_EXEC_HELPER', 'auto') },
     process: {
       python: optional(env, 'HEARTH_PYTHON'),
       sandbox: oneOf(env, 'HEARTH_SANDBOX', ['auto', 'bwrap', 'none'] as const, 'auto'),

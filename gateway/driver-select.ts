@@ -1,9 +1,9 @@
 import { chmod } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { type BuildBackend, DockerBuild, ensureBaseImage, LocalBuild } from '../builder/index.js';
+import { type BuildBackend, buildExecHelper, DockerBuild, ensureBaseImage, LocalBuild } from '../builder/index.js';
 import { detectProcessHost, DockerDriver, type Driver, EngineUnavailableError, ProcessDriver } from '../pool/index.js';
-import type { PythonRuntime } from '../runtimes/index.js';
+import { findExecHelperSource, type PythonRuntime } from '../runtimes/index.js';
 import type { Config } from './config.js';
 
 /** The driver instances run on, and where builds for it go. */
@@ -19,12 +19,14 @@ export interface Engine {
 export async function selectEngine(config: Config, daemonId: string, runtime: PythonRuntime, log: Logger): Promise<Engine> {
   const runDir = join(config.dataDir, 'run');
   if (config.driver !== 'process') {
+    const execHelper = await execHelperFor(config, log);
     const docker = new DockerDriver({
       socketPath: config.docker.socketPath,
       daemonId,
       runDir,
       user: config.pool.instanceUser,
       log: log.child({ part: 'docker' }),
+      ...(execHelper === undefined ? {} : { execHelper }),
     });
     try {
       const engine = await docker.ping();
@@ -39,6 +41,14 @@ export async function selectEngine(config: Config, daemonId: string, runtime: Py
     }
   }
   return processEngine(config, runDir, runtime, log);
+}
+
+/** HEARTH_EXEC_HELPER: off, a prebuilt binary, or (auto) one compiled once under the data dir. */
+async function execHelperFor(config: Config, log: Logger): Promise<string | undefined> {
+  const choice = config.docker.execHelper;
+  if (choice === 'off') return undefined;
+  if (choice !== 'auto') return choice;
+  return buildExecHelper(findExecHelperSource(), join(config.dataDir, 'bin'), log.child({ part: 'builder' }));
 }
 
 async function dockerEngine(driver: DockerDriver, config: Config, runtime: PythonRuntime, log: Logger): Promise<Engine> {

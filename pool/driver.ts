@@ -58,7 +58,11 @@ export interface ExitInfo {
 export interface InstanceHandle {
   /** Driver-specific id (the container id). */
   readonly id: string;
-  /** The runtime's Unix socket (DESIGN.md section 3). */
+  /**
+   * The runtime's Unix socket (DESIGN.md section 3), or an image function's
+   * supervisor's (runtimes/exec); empty when an image function's calls go
+   * through Driver.exec instead.
+   */
   readonly socketPath: string;
   /** Resolves once the instance has stopped, for whatever reason. */
   readonly exited: Promise<ExitInfo>;

@@ -18,15 +18,16 @@ const TRACEBACK_BYTES = 4 * 1024;
  * the logs, and a non-zero exit as a failed call.
  */
 export class ExecTransport implements InstanceTransport {
+  /**
+   * `run` carries out one process: through the supervisor in the container
+   * (exec-helper-client.ts) or the driver's own exec. `ready` says when the
+   * instance can take calls (the supervisor answers).
+   */
   constructor(
     private readonly run: (request: ExecRequest) => Promise<ExecResult>,
     private readonly commands: Readonly<Record<string, readonly string[]>>,
+    readonly ready: () => Promise<boolean> = async () => true,
   ) {}
-
-  /** The container runs once the driver started it: there is nothing to import. */
-  async ready(): Promise<boolean> {
-    return true;
-  }
 
   async send(fn: string, body: string): Promise<RuntimeReply> {
     const argv = Object.hasOwn(this.commands, fn) ? this.commands[fn] : undefined;

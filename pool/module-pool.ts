@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { Driver, ExitInfo, InstanceHandle, InstanceSpec } from './driver.js';
 import { InstanceStartError, InvocationTimeoutError, PoolClosedError, PoolSaturatedError, QueueTimeoutError } from './errors.js';
+import { callHelper, pingHelper } from './exec-helper-client.js';
 import { ExecTransport } from './exec-transport.js';
 import type { InstanceBudget } from './instance-budget.js';
 import {
@@ -351,10 +352,16 @@ export class ModulePool {
     this.reconcile();
   }
 
-  /** Image functions run a process per call; modules answer on their runtime's socket. */
+  /**
+   * Modules answer on their runtime's socket. Image functions run a process
+   * per call: through the supervisor in the container when it has one (a
+   * socket), else through the driver's exec.
+   */
   private transport(spec: InstanceSpec, handle: InstanceHandle): InstanceTransport {
     const { driver } = this.deps;
-    if (spec.commands === undefined) return new SocketTransport(handle.socketPath, this.settings.concurrency);
+    const socket = handle.socketPath;
+    if (spec.commands === undefined) return new SocketTransport(socket, this.settings.concurrency);
+    if (socket !== '') return new ExecTransport((request) => callHelper(socket, request), spec.commands, () => pingHelper(socket));
     if (driver.exec === undefined) throw new InstanceStartError(`the ${driver.name} driver cannot run image functions`, { logs: '' });
     const exec = driver.exec.bind(driver);
     return new ExecTransport((request) => exec(handle, request), spec.commands);

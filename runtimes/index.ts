@@ -15,17 +15,23 @@ export interface PythonRuntime {
 }
 
 const RUNTIME_FILE = join('runtimes', 'python', 'hearth_runtime.py');
+const EXEC_HELPER_SOURCE = join('runtimes', 'exec', 'hearth-exec.c');
 
 /**
  * The runtime sits beside the TypeScript sources and beside the compiled
  * `dist/` tree alike, so walk up from this file to the folder that holds it.
  */
-export function findRuntimeFile(from: string = dirname(fileURLToPath(import.meta.url))): string {
+export function findRuntimeFile(from: string = dirname(fileURLToPath(import.meta.url)), file: string = RUNTIME_FILE): string {
   for (let dir = from; ; dir = dirname(dir)) {
-    const candidate = join(dir, RUNTIME_FILE);
+    const candidate = join(dir, file);
     if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) throw new Error(`cannot find ${RUNTIME_FILE} above ${from}`);
+    if (dirname(dir) === dir) throw new Error(`cannot find ${file} above ${from}`);
   }
+}
+
+/** The C source of hearth-exec, the supervisor of image functions' containers. */
+export function findExecHelperSource(): string {
+  return findRuntimeFile(undefined, EXEC_HELPER_SOURCE);
 }
 
 export async function loadPythonRuntime(path: string = findRuntimeFile()): Promise<PythonRuntime> {

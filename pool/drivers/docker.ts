@@ -17,6 +17,12 @@ export interface DockerDriverOptions {
   readonly runDir: string;
   /** uid:gid the function runs as; never root. */
   readonly user: string;
+  /**
+   * The static hearth-exec supervisor (runtimes/exec), mounted into image
+   * functions' containers as their entrypoint. Without it their calls are
+   * `docker exec`s, tens of ms of engine work each.
+   */
+  readonly execHelper?: string;
   readonly log: Logger;
 }
 
@@ -26,9 +32,12 @@ const MAX_SOCKET_PATH = 107;
 const LOG_TAIL_LINES = 50;
 // Where a module's shared files folder (file-triggered calls) appears in its containers.
 const FILES_MOUNT = '/run/hearth-files';
-// An image function's container waits for calls; each call is an exec. The image's own
-// entrypoint (an ffmpeg image's ffmpeg, say) is for the calls, not for the idle container.
-const IDLE_CONTAINER = { Entrypoint: ['sleep', 'infinity'], Cmd: [] as string[] };
+// An image function's container runs the supervisor, or idles when there is none (each call
+// is then an exec). The image's own entrypoint (an ffmpeg image's ffmpeg, say) is for the
+// calls, not for the container.
+const HELPER_MOUNT = '/run/hearth-exec';
+const SUPERVISED = { Entrypoint: [HELPER_MOUNT, `/run/hearth/${SOCKET_NAME}`], Cmd: [] as string[] };
+const IDLE = { Entrypoint: ['sleep', 'infinity'], Cmd: [] as string[] };
 
 /**
  * The Docker driver: one container per instance, created with DESIGN.md
@@ -75,6 +84,9 @@ export class DockerDriver implements Driver {
         'no network unless the module sets network: true',
         'memory (memoryMb, no swap), cpus and pids limits (cgroups)',
         'environment limited to what the module declares',
+        this.options.execHelper === undefined
+          ? 'image functions: each call is a docker exec (no hearth-exec supervisor)'
+          : 'image functions: calls run by the hearth-exec supervisor in the container',
       ],
       notEnforced: [],
     };
@@ -89,6 +101,7 @@ export class DockerDriver implements Driver {
   }
 
   async start(spec: InstanceSpec): Promise<InstanceHandle> {
+    const helper = this.options.execHelper;
     const id = randomBytes(6).toString('hex');
     const dir = join(this.options.runDir, id);
     await mkdir(dir, { recursive: true });
@@ -108,11 +121,15 @@ export class DockerDriver implements Driver {
           'hearth.instance': id,
         },
         StopSignal: 'SIGTERM',
-        ...(spec.commands === undefined ? {} : IDLE_CONTAINER),
+        ...(spec.commands === undefined ? {} : helper === undefined ? IDLE : SUPERVISED),
         HostConfig: {
-          // An image function's container idles under docker-init, which reaps what each call leaves and ends on SIGTERM.
+          // An image function's container runs under docker-init, which reaps what calls leave and ends on SIGTERM.
           ...(spec.commands === undefined ? {} : { Init: true }),
-          Binds: [`${dir}:/run/hearth`, ...(spec.filesDir === undefined ? [] : [`${spec.filesDir}:${FILES_MOUNT}`])],
+          Binds: [
+            `${dir}:/run/hearth`,
+            ...(spec.filesDir === undefined ? [] : [`${spec.filesDir}:${FILES_MOUNT}`]),
+            ...(spec.commands === undefined || helper === undefined ? [] : [`${helper}:${HELPER_MOUNT}:ro`]),
+          ],
           NetworkMode: spec.network ? 'bridge' : 'none',
           ReadonlyRootfs: true,
           Tmpfs: { '/tmp': 'rw,nosuid,nodev,size=64m' },
@@ -131,7 +148,8 @@ export class DockerDriver implements Driver {
       await rm(dir, { recursive: true, force: true });
       throw engineError(err, this.options.socketPath);
     }
-    return { id: container.id, socketPath: join(dir, SOCKET_NAME), exited: this.watchExit(container, dir) };
+    const socketPath = spec.commands !== undefined && helper === undefined ? '' : join(dir, SOCKET_NAME);
+    return { id: container.id, socketPath, exited: this.watchExit(container, dir) };
   }
 
   async stop(handle: InstanceHandle, graceMs: number): Promise<void> {
