@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openStore } from '../store/index.js';
 import { startDaemonProcess, type DaemonProcess } from './daemon-process.js';
+import { inParallel } from './load.js';
 import { writeResult } from './results.js';
 import { round } from './stats.js';
 
@@ -14,13 +15,8 @@ const CONNECTIONS = 32;
 const NOOP = 'import time\n\ndef noop(event, context):\n    time.sleep(event.get("s", 0))\n    return event.get("i")\n';
 const CONFIG = { minWarm: 2, maxInstances: 4, concurrency: 8 };
 
-async function parallel(count: number, worker: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
-      while (next < count) await worker(next++);
-    }),
-  );
+function parallel(count: number, worker: (i: number) => Promise<void>): Promise<void> {
+  return inParallel(count, CONNECTIONS, worker);
 }
 
 async function submitAll(d: DaemonProcess, ids: string[], seconds = 0): Promise<void> {

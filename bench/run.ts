@@ -1,9 +1,10 @@
 import { runAsync } from './async.js';
+import { runFiles } from './files.js';
 import { runPool } from './pool.js';
 import { runSmoke } from './smoke.js';
 
 /** `npm run bench -- <name>`: runs one benchmark (default: all there are). */
-const BENCHMARKS: Record<string, () => Promise<void>> = { smoke: runSmoke, pool: runPool, async: runAsync };
+const BENCHMARKS: Record<string, () => Promise<void>> = { smoke: runSmoke, pool: runPool, async: runAsync, files: runFiles };
 
 const names = process.argv.slice(2);
 for (const name of names.length > 0 ? names : Object.keys(BENCHMARKS)) {
