@@ -6,6 +6,7 @@ import { logsCommand } from './commands/logs.js';
 import { moduleCommands } from './commands/modules.js';
 import { upCommand } from './commands/up.js';
 import { bucketCommands } from './commands/buckets.js';
+import { runCommand } from './commands/run.js';
 import { workflowCommands } from './commands/workflows.js';
 import { loadCliConfig, UsageError } from './config.js';
 import type { Context } from './context.js';
@@ -38,6 +39,7 @@ function buildProgram(): Command {
   workflowCommands(program, make);
   upCommand(program, make);
   bucketCommands(program, make);
+  runCommand(program, make);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -53,10 +53,15 @@ export class FileJobs {
 
   constructor(private readonly deps: FileJobsDeps) {}
 
-  /** Inside the upload's transaction: the jobs its triggers make, inserted as queued. */
-  jobsFor(info: ObjectInfo): NewJob[] {
+  /**
+   * The jobs an object's matching triggers make (of one module, when named),
+   * inserted as queued: inside an upload's transaction, or for an object
+   * already stored (a batch run over a bucket).
+   */
+  jobsFor(info: ObjectInfo, module?: string): NewJob[] {
     const jobs: NewJob[] = [];
-    for (const record of this.deps.registry.list()) {
+    const records = module === undefined ? this.deps.registry.list() : [this.deps.registry.get(module) ?? throwNotFound(module)];
+    for (const record of records) {
       for (const trigger of record.config.triggers) {
         if (trigger.type !== 'file' || !matches(trigger, info.bucket, info.key)) continue;
         const spec: FileJobSpec = { event: { bucket: info.bucket, key: info.key, size: info.size, contentType: info.contentType }, output: trigger.output };
@@ -151,4 +156,8 @@ async function openOutput(outDir: string, path: string): Promise<FileHandle> {
     throw Object.assign(new Error(`output ${relative(outDir, path)} is not a regular file`), { code: 'BAD_OUTPUT' });
   }
   return file;
+}
+
+function throwNotFound(module: string): never {
+  throw new ModuleNotFoundError(module);
 }

@@ -4,13 +4,13 @@ import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { ServerError } from '../client.js';
+import { ServerError, type HearthClient } from '../client.js';
 import { UsageError } from '../config.js';
 import type { Context } from '../context.js';
 import { table } from '../output.js';
 import { integer } from './modules.js';
 
-interface ObjectView {
+export interface ObjectView {
   key: string;
   size: number;
   contentType: string;
@@ -37,7 +37,20 @@ export function splitObject(target: string, keyRequired: boolean): { bucket: str
   return { bucket, key };
 }
 
-const objectPath = (bucket: string, key: string): string => `/buckets/${encodeURIComponent(bucket)}/objects/${key.split('/').map(encodeURIComponent).join('/')}`;
+/** A bucket's objects under a prefix, in key order, page after page (until `limit`, when given). */
+export async function listObjects(client: HearthClient, bucket: string, prefix: string, limit?: number): Promise<ObjectView[]> {
+  const objects: ObjectView[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: URLSearchParams = new URLSearchParams({ prefix, limit: '1000', ...(cursor === null ? {} : { cursor }) });
+    const page: { body: { objects: ObjectView[]; nextCursor: string | null } } = await client.request('GET', `/buckets/${encodeURIComponent(bucket)}/objects?${query.toString()}`);
+    objects.push(...page.body.objects);
+    cursor = page.body.nextCursor;
+  } while (cursor !== null && (limit === undefined || objects.length < limit));
+  return objects;
+}
+
+export const objectPath = (bucket: string, key: string): string => `/buckets/${encodeURIComponent(bucket)}/objects/${key.split('/').map(encodeURIComponent).join('/')}`;
 
 /** put, get, ls, mb (make bucket) */
 export function bucketCommands(program: Command, context: () => Context): void {
@@ -101,15 +114,7 @@ export function bucketCommands(program: Command, context: () => Context): void {
     .action(async (target: string, options: { limit?: number }) => {
       const { client, out } = context();
       const { bucket, key: prefix } = splitObject(target, false);
-      const objects: ObjectView[] = [];
-      let cursor: string | null = null;
-      do {
-        const query: URLSearchParams = new URLSearchParams({ prefix, limit: '1000', ...(cursor === null ? {} : { cursor }) });
-        const page: { body: { objects: ObjectView[]; nextCursor: string | null } } = await client.request('GET', `/buckets/${encodeURIComponent(bucket)}/objects?${query.toString()}`);
-        const body = page.body;
-        objects.push(...body.objects);
-        cursor = body.nextCursor;
-      } while (cursor !== null && (options.limit === undefined || objects.length < options.limit));
+      const objects = await listObjects(client, bucket, prefix, options.limit);
       const shown = options.limit === undefined ? objects : objects.slice(0, options.limit);
       out.result(shown, () => table(['KEY', 'SIZE', 'TYPE', 'CREATED'], shown.map((o) => [o.key, o.size, o.contentType, o.createdAt])));
     });

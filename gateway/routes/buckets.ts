@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { NewJob } from '../../store/index.js';
 import { BUCKET_PATTERN, type BucketStore, type ObjectInfo } from '../../triggers/index.js';
+import { InvalidRequestError } from '../errors.js';
 import type { FileJobs } from '../file-jobs.js';
+import { NAME_PATTERN } from '../module-config.js';
 import type { JobRunner } from '../job-runner.js';
 
 export interface BucketRoutesDeps {
@@ -20,6 +22,10 @@ const objectParams = {
 
 function objectView(info: ObjectInfo): Record<string, unknown> {
   return { bucket: info.bucket, key: info.key, size: info.size, contentType: info.contentType, sha256: info.sha256, createdAt: new Date(info.createdAt).toISOString() };
+}
+
+function jobView(job: NewJob): Record<string, unknown> {
+  return { id: job.id, module: job.module, function: job.function, statusUrl: `/async/${job.id}` };
 }
 
 // The list cursor is the last key, base64url so any key survives a query string.
@@ -59,7 +65,27 @@ export async function bucketRoutes(app: FastifyInstance, deps: BucketRoutesDeps)
         },
       });
       deps.runner.queued(triggered);
-      return reply.code(201).send({ ...objectView(info), jobs: triggered.map((job) => ({ id: job.id, module: job.module, function: job.function, statusUrl: `/async/${job.id}` })) });
+      return reply.code(201).send({ ...objectView(info), jobs: triggered.map(jobView) });
+    },
+  );
+
+  app.post<{ Params: { bucket: string; '*': string }; Querystring: { module?: string } }>(
+    '/buckets/:bucket/objects/*',
+    {
+      schema: {
+        summary: "Process a stored object again: a job for each matching file trigger (of `module` only, when given); 202 with the jobs",
+        params: objectParams,
+        querystring: { type: 'object', additionalProperties: false, properties: { module: { type: 'string', pattern: NAME_PATTERN } } },
+      },
+    },
+    async (request, reply) => {
+      const { bucket, '*': key } = request.params;
+      const jobs = deps.fileJobs.jobsFor(deps.buckets.head(bucket, key), request.query.module);
+      if (jobs.length === 0) {
+        throw new InvalidRequestError(`no file trigger${request.query.module === undefined ? '' : ` of module ${request.query.module}`} matches ${bucket}/${key}`);
+      }
+      deps.runner.queued(jobs);
+      return reply.code(202).send({ bucket, key, jobs: jobs.map(jobView) });
     },
   );
 

@@ -176,6 +176,41 @@ t.test('the hearth CLI', async (t) => {
     t.equal((await hearth('put', 'pics/../x', 'a.txt')).code, 1, 'a bad key is refused by the server');
   });
 
+  t.test('run: every object already in a bucket through an image function’s file trigger', async (t) => {
+    await ok(t, 'mb', 'batch');
+    await ok(t, 'mb', 'batch-out');
+    const files: string[] = [];
+    for (const [name, text] of [['one.txt', 'one'], ['two.txt', 'two'], ['three.txt', 'three'], ['bad.txt', 'bad'], ['notes.md', 'skipped']]) {
+      await writeFile(join(dir, name as string), text as string);
+      files.push(name as string);
+    }
+    // Uploaded before the module exists: no trigger fires for them yet.
+    await ok(t, 'put', 'batch/docs/', ...files);
+    const script = 'grep -qx bad "$INPUT_FILE_PATH" && { echo "refusing $(basename "$INPUT_FILE_PATH")" >&2; exit 1; }; tr a-z A-Z < "$INPUT_FILE_PATH" > "$TMP_OUTPUT_DIR/$(basename "$INPUT_FILE_PATH")"';
+    const deployed = await d.request('/system/modules/upper', {
+      method: 'PUT',
+      admin: true,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ image: process.env.HEARTH_PYTHON_IMAGE ?? 'hearth/python:3.11', script, config: { triggers: [{ type: 'file', bucket: 'batch', suffix: '.txt', function: 'handler', output: 'batch-out' }] } }),
+    });
+    t.equal(deployed.status, 201, await deployed.clone().text());
+
+    const run = await hearth('run', 'upper', '--bucket', 'batch');
+    t.equal(run.code, 1, 'a failed job makes the run fail');
+    t.match(run.stderr, /docs\/bad.txt: (succeeded|failed) \(first call/, 'the first object is processed on its own, first');
+    t.match(run.stdout, /upper: 4 jobs for 5 objects \(1 matched no trigger\): 3 succeeded, 1 failed, 3 outputs/);
+    t.match(run.stdout, /docs\/bad.txt: failed: NonZeroExit: the command exited with status 1: refusing bad.txt/);
+    t.match(run.stderr, /1 of 4 jobs did not succeed/);
+    t.equal((await ok(t, 'get', 'batch-out/docs/three.txt')).stdout, 'THREE');
+
+    const again = await ok(t, '--json', 'run', 'upper', '--bucket', 'batch/docs/t');
+    const summary = JSON.parse(again.stdout) as { objects: number; jobs: number; succeeded: number; failed: unknown[]; outputs: number };
+    t.match(summary, { objects: 2, jobs: 2, succeeded: 2, failed: [], outputs: 2 }, 'a prefix narrows the run');
+    const none = await hearth('run', 'upper', '--bucket', 'pics');
+    t.equal(none.code, 1);
+    t.match(none.stderr, /module upper has no file trigger on bucket pics/);
+  });
+
   t.test('rm; errors from an unreachable daemon', async (t) => {
     t.match((await ok(t, 'rm', 'tools')).stdout, 'tools: removed');
     const gone = await hearth('inspect', 'tools');
