@@ -111,11 +111,13 @@ export function bucketCommands(program: Command, context: () => Context): void {
     .description('objects of a bucket, in key order')
     .argument('<target>', 'BUCKET[/PREFIX]')
     .option('--limit <n>', 'at most this many (default: all)', integer('--limit'))
-    .action(async (target: string, options: { limit?: number }) => {
-      const { client, out } = context();
-      const { bucket, key: prefix } = splitObject(target, false);
-      const objects = await listObjects(client, bucket, prefix, options.limit);
-      const shown = options.limit === undefined ? objects : objects.slice(0, options.limit);
-      out.result(shown, () => table(['KEY', 'SIZE', 'TYPE', 'CREATED'], shown.map((o) => [o.key, o.size, o.contentType, o.createdAt])));
-    });
+    .action((target: string, options: { limit?: number }) => printObjects(context(), target, options.limit));
+}
+
+/** `hearth objects BUCKET[/PREFIX]` and `hearth ls BUCKET[/PREFIX]`: the objects as a table. */
+export async function printObjects({ client, out }: Context, target: string, limit?: number): Promise<void> {
+  const { bucket, key: prefix } = splitObject(target, false);
+  const objects = await listObjects(client, bucket, prefix, limit);
+  const shown = limit === undefined ? objects : objects.slice(0, limit);
+  out.result(shown, () => table(['KEY', 'SIZE', 'TYPE', 'CREATED'], shown.map((o) => [o.key, o.size, o.contentType, o.createdAt])));
 }

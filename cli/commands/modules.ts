@@ -4,6 +4,7 @@ import { UsageError } from '../config.js';
 import { table } from '../output.js';
 import { deployForm, nameFromPath, readUpload } from '../package-upload.js';
 import type { Context } from '../context.js';
+import { printObjects } from './buckets.js';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
@@ -60,8 +61,10 @@ export function moduleCommands(program: Command, context: () => Context): void {
 
   program
     .command('ls')
-    .description('list modules')
-    .action(async () => {
+    .description('list modules; with BUCKET[/PREFIX], the objects of a bucket')
+    .argument('[bucket]', 'BUCKET[/PREFIX]')
+    .action(async (bucket: string | undefined) => {
+      if (bucket !== undefined) return printObjects(context(), bucket);
       const { client, out } = context();
       const { body } = await client.request<{ modules: ModuleView[] }>('GET', '/system/modules');
       out.result(body.modules, () =>

@@ -167,6 +167,7 @@ t.test('the hearth CLI', async (t) => {
     t.match((await ok(t, 'put', 'pics/renamed.txt', 'a.txt')).stderr, 'pics/renamed.txt: 5 bytes');
     const listed = await ok(t, 'objects', 'pics/in/');
     t.match(listed.stdout, /^KEY\s+SIZE\s+TYPE\s+CREATED\nin\/a.txt\s+5\s+text\/plain\s+\S+\nin\/b.json\s+8\s+application\/json/);
+    t.equal((await ok(t, 'ls', 'pics/in/')).stdout, listed.stdout, 'ls BUCKET[/PREFIX] lists objects too');
     t.equal((await ok(t, 'get', 'pics/in/b.json')).stdout, '{"b": 2}');
     await ok(t, 'get', 'pics/in/a.txt', join(dir, 'copy.txt'));
     t.equal(await readFile(join(dir, 'copy.txt'), 'utf8'), 'alpha');
