@@ -48,7 +48,13 @@ async function execHelperFor(config: Config, log: Logger): Promise<string | unde
   const choice = config.docker.execHelper;
   if (choice === 'off') return undefined;
   if (choice !== 'auto') return choice;
-  return buildExecHelper(findExecHelperSource(), join(config.dataDir, 'bin'), log.child({ part: 'builder' }));
+  try {
+    return await buildExecHelper(findExecHelperSource(), join(config.dataDir, 'bin'), log.child({ part: 'builder' }));
+  } catch (err) {
+    // Image functions still work without it (docker exec): never a reason not to start.
+    log.warn({ err }, 'cannot prepare the image-function supervisor (hearth-exec); image functions will use docker exec');
+    return undefined;
+  }
 }
 
 async function dockerEngine(driver: DockerDriver, config: Config, runtime: PythonRuntime, log: Logger): Promise<Engine> {

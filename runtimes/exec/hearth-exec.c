@@ -178,11 +178,18 @@ static void serve(int conn) {
       close(in_fd);
       in_fd = -1;
     }
-    int open_outputs = 2;
+    int open_outputs = 2, exited = 0, wstatus = 0, grace_ticks = 0;
     char chunk[65536];
     while (open_outputs > 0 || in_fd >= 0) {
+      /* Something the command left running in the background may hold its output open:
+         once the command has exited, its output gets a short grace, then the group is killed. */
+      if (!exited && waitpid(pid, &wstatus, WNOHANG) == pid) exited = 1;
+      if (exited && ++grace_ticks > 20) {
+        kill(-pid, SIGKILL);
+        break;
+      }
       struct pollfd fds[3] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}, {in_fd, POLLOUT, 0}};
-      if (poll(fds, 3, -1) < 0) {
+      if (poll(fds, 3, exited ? 10 : 50) < 0) {
         if (errno == EINTR) continue;
         die("poll");
       }
@@ -207,10 +214,11 @@ static void serve(int conn) {
         }
       }
     }
-    int wstatus;
-    while (waitpid(pid, &wstatus, 0) < 0) {
+    while (!exited && waitpid(pid, &wstatus, 0) < 0) {
       if (errno != EINTR) die("waitpid");
     }
+    /* Nothing the call started outlives it in the warm container. */
+    kill(-pid, SIGKILL);
     status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
   }
 
@@ -236,9 +244,10 @@ int main(int argc, char **argv) {
   unlink(argv[1]);
   int server = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (server < 0) die("socket");
-  /* The gateway connects as another user. */
-  umask(0);
+  /* The gateway connects as another user; the calls' files keep the usual mask. */
+  mode_t mask = umask(0);
   if (bind(server, (struct sockaddr *)&addr, sizeof addr) < 0) die("bind");
+  umask(mask);
   if (listen(server, 128) < 0) die("listen");
   /* Handlers are not waited for: the kernel reaps them. */
   signal(SIGCHLD, SIG_IGN);

@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +62,15 @@ t.test('hearth-exec', { skip: HAS_CC ? false : 'no C compiler (cc) to build hear
     const reply = await callHelper(socket, call(['/bin/sh', '-c', 'echo done'], 'x'.repeat(4 * 1024 * 1024)));
     t.equal(reply.exitCode, 0);
     t.equal(reply.stdout.toString(), 'done\n');
+  });
+
+  t.test('a background process holding stdout does not hold the call: it ends with the command, and is killed', async (t) => {
+    const marker = join(dir, 'left-behind');
+    const reply = await callHelper(socket, call(['/bin/sh', '-c', `(sleep 2; touch ${marker}) & echo hi`]));
+    t.equal(reply.exitCode, 0);
+    t.equal(reply.stdout.toString(), 'hi\n');
+    await delay(2500);
+    t.notOk(existsSync(marker), 'the leftover process was killed with the call');
   });
 
   t.test('calls run side by side', async (t) => {
