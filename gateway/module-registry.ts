@@ -114,7 +114,7 @@ export class ModuleRegistry {
         }
       }
       // Rows written by older versions lack newer settings: fill in today's defaults.
-      this.activate({ ...toRecord(row), config: resolveModuleConfig(row.config as Partial<ModuleConfig>, this.deps.defaults) });
+      this.activate({ ...toRecord(row, imageFunctions), config: resolveModuleConfig(row.config as Partial<ModuleConfig>, this.deps.defaults) });
     }
   }
 
@@ -164,7 +164,7 @@ export class ModuleRegistry {
         updatedAt: now,
       };
       this.deps.store.modules.save(row);
-      const record = toRecord(row);
+      const record = toRecord(row, 'image' in input ? input.image : undefined);
       this.activate(record);
       this.deps.log.info({ module: name, kind: record.kind, version: artifact.version, built }, 'module deployed');
       return { record, built, created: previous === undefined, changed: true };
@@ -275,8 +275,8 @@ function sameConfig(a: ModuleConfig, b: ModuleConfig): boolean {
   return keys.length === Object.keys(b).length && keys.every((key) => JSON.stringify(a[key]) === JSON.stringify(b[key]));
 }
 
-function toRecord(row: ModuleRow): ModuleRecord {
-  const imageFunctions = storedImageFunctions(row.package);
+/** `imageFunctions`: an image module's spec, when the caller has it already (else read from the stored package). */
+function toRecord(row: ModuleRow, imageFunctions = storedImageFunctions(row.package)): ModuleRecord {
   return {
     name: row.name,
     kind: imageFunctions === undefined ? 'python' : 'image',

@@ -1,9 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { Driver, ExitInfo, InstanceHandle, InstanceSpec } from './driver.js';
-import { InstanceStartError, InvocationTimeoutError, PoolClosedError, PoolSaturatedError, QueueTimeoutError } from './errors.js';
-import { callHelper, pingHelper } from './exec-helper-client.js';
-import { ExecTransport } from './exec-transport.js';
+import { InvocationTimeoutError, PoolClosedError, PoolSaturatedError, QueueTimeoutError } from './errors.js';
 import type { InstanceBudget } from './instance-budget.js';
 import {
   hasCapacity,
@@ -14,8 +12,7 @@ import {
   type InstanceRecord,
 } from './instance-state.js';
 import { Instance } from './instance.js';
-import { SocketTransport } from './socket-transport.js';
-import type { InstanceTransport } from './transport.js';
+import { transportFor } from './transport-for.js';
 import type { RuntimeReply } from './runtime-reply.js';
 import { describePool, type PoolSnapshot } from './pool-snapshot.js';
 import { isDead, type Slot } from './slot.js';
@@ -333,7 +330,7 @@ export class ModulePool {
       const handle = await created;
       // Drained while the driver created it: the drain's kill, queued behind the creation, removes it.
       if (isDead(slot)) return;
-      const instance = new Instance(handle, this.transport(slot.spec, handle));
+      const instance = new Instance(handle, transportFor(this.deps.driver, slot.spec, handle, this.settings.concurrency));
       slot.instance = instance;
       void handle.exited.then((exit) => this.onExit(slot, exit));
       await instance.waitHealthy(this.settings.startTimeoutMs);
@@ -350,21 +347,6 @@ export class ModulePool {
     }
     this.dispatch();
     this.reconcile();
-  }
-
-  /**
-   * Modules answer on their runtime's socket. Image functions run a process
-   * per call: through the supervisor in the container when it has one (a
-   * socket), else through the driver's exec.
-   */
-  private transport(spec: InstanceSpec, handle: InstanceHandle): InstanceTransport {
-    const { driver } = this.deps;
-    const socket = handle.socketPath;
-    if (spec.commands === undefined) return new SocketTransport(socket, this.settings.concurrency);
-    if (socket !== '') return new ExecTransport((request) => callHelper(socket, request), spec.commands, () => pingHelper(socket));
-    if (driver.exec === undefined) throw new InstanceStartError(`the ${driver.name} driver cannot run image functions`, { logs: '' });
-    const exec = driver.exec.bind(driver);
-    return new ExecTransport((request) => exec(handle, request), spec.commands);
   }
 
   private onStartFailure(slot: Slot, err: Error): void {
