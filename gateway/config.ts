@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 
 /**
@@ -70,6 +71,8 @@ export interface Config {
     readonly instanceUser: string;
     /** HEARTH_MAX_INSTANCES: instances across all modules. Default 64. */
     readonly maxInstances: number;
+    /** HEARTH_START_CONCURRENCY: instance starts the engine works on at once, across all modules. Default: the number of CPUs. */
+    readonly startConcurrency: number;
   };
   readonly jobs: {
     /** HEARTH_JOB_CONCURRENCY: async jobs running at once, daemon-wide. Default 32. */
@@ -211,6 +214,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       startTimeoutMs: int(env, 'HEARTH_START_TIMEOUT_MS', 30_000, 100, 600_000),
       instanceUser,
       maxInstances: int(env, 'HEARTH_MAX_INSTANCES', 64, 1, 10_000),
+      startConcurrency: int(env, 'HEARTH_START_CONCURRENCY', availableParallelism(), 1, 1024),
     },
     jobs: {
       concurrency: int(env, 'HEARTH_JOB_CONCURRENCY', 32, 1, 10_000),

@@ -52,7 +52,9 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
   const { driver, backend } = await selectEngine(config, daemonId, runtime, log);
 
   const store = openStore(join(config.dataDir, 'hearth.db'));
-  const pools = new PoolManager({ driver, clock: createSystemClock(), log: log.child({ part: 'pool' }), maxInstances: config.pool.maxInstances });
+  const pools = new PoolManager({ driver, clock: createSystemClock(), log: log.child({ part: 'pool' }), maxInstances: config.pool.maxInstances,
+    startConcurrency: config.pool.startConcurrency,
+  });
   const builder = new Builder({ backend, runtime, log: log.child({ part: 'builder' }) });
   // Before the registry: a start-up rebuild is a build too.
   const metrics = new Metrics({ pools, jobs: store.jobs });

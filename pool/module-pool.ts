@@ -3,6 +3,7 @@ import type { Clock } from './clock.js';
 import type { Driver, ExitInfo, InstanceHandle, InstanceSpec } from './driver.js';
 import { InvocationTimeoutError, PoolClosedError, PoolSaturatedError, QueueTimeoutError } from './errors.js';
 import type { InstanceBudget } from './instance-budget.js';
+import { StartCancelledError, type StartGate } from './start-gate.js';
 import {
   hasCapacity,
   newInstanceRecord,
@@ -33,6 +34,8 @@ export interface ModulePoolDeps {
   readonly driver: Driver;
   readonly clock: Clock;
   readonly budget: InstanceBudget;
+  /** Daemon-wide turns for the engine's part of a start. */
+  readonly starts: StartGate;
   readonly log: Logger;
 }
 
@@ -312,7 +315,10 @@ export class ModulePool {
     };
     // The slot's operations begin with its creation: a kill issued meanwhile (a drain,
     // a shutdown) waits for the container and then removes it, and close() waits for both.
-    const created = this.deps.driver.start(spec);
+    const created = this.deps.starts.run(
+      () => this.deps.driver.start(spec),
+      () => !isDead(slot),
+    );
     slot.ops = created.then(
       (handle) => {
         slot.handle = handle;
@@ -343,7 +349,8 @@ export class ModulePool {
       this.apply(slot, { type: 'healthy' });
       log.info({ instance: handle.id.slice(0, 12), ms: Math.round(clock.now() - startedAt) }, 'instance started');
     } catch (err) {
-      this.onStartFailure(slot, err as Error);
+      // Drained while it waited for its turn: nothing was created, and nothing failed.
+      if (!(err instanceof StartCancelledError)) this.onStartFailure(slot, err as Error);
     }
     this.dispatch();
     this.reconcile();

@@ -4,6 +4,7 @@ import type { Driver, InstanceSpec, DriverInfo } from './driver.js';
 import { PoolClosedError } from './errors.js';
 import { InstanceBudget } from './instance-budget.js';
 import { ModulePool, type InvokeOutcome } from './module-pool.js';
+import { StartGate } from './start-gate.js';
 import type { PoolSettings } from './pool-settings.js';
 import type { PoolSnapshot } from './pool-snapshot.js';
 
@@ -13,16 +14,20 @@ export interface PoolManagerDeps {
   readonly log: Logger;
   /** HEARTH_MAX_INSTANCES: instances across all modules. */
   readonly maxInstances: number;
+  /** HEARTH_START_CONCURRENCY: instance starts in progress at once, across all modules. */
+  readonly startConcurrency: number;
 }
 
 /** Every module's pool, by module name, sharing one daemon-wide instance budget. */
 export class PoolManager {
   private readonly pools = new Map<string, ModulePool>();
   private readonly budget: InstanceBudget;
+  private readonly starts: StartGate;
   private closed = false;
 
   constructor(private readonly deps: PoolManagerDeps) {
     this.budget = new InstanceBudget(deps.maxInstances);
+    this.starts = new StartGate(deps.startConcurrency);
     // A unit freed by one module may be what another's waiting calls need.
     this.budget.onFree(() => {
       for (const pool of this.pools.values()) pool.poke();
@@ -45,7 +50,7 @@ export class PoolManager {
     if (pool !== undefined) pool.update(spec, settings);
     else {
       const log = this.deps.log.child({ module: spec.module });
-      this.pools.set(spec.module, new ModulePool(spec, settings, { driver: this.deps.driver, clock: this.deps.clock, budget: this.budget, log }));
+      this.pools.set(spec.module, new ModulePool(spec, settings, { driver: this.deps.driver, clock: this.deps.clock, budget: this.budget, starts: this.starts, log }));
     }
   }
 
@@ -60,10 +65,11 @@ export class PoolManager {
     return this.pools.get(module)?.snapshot();
   }
 
-  /** Every pool, plus the daemon-wide budget. */
-  overview(): { maxInstances: number; instances: number; pools: PoolSnapshot[] } {
+  /** Every pool, plus the daemon-wide budget and start gate. */
+  overview(): { maxInstances: number; instances: number; starts: { concurrency: number; waiting: number }; pools: PoolSnapshot[] } {
     const pools = [...this.pools.values()].map((pool) => pool.snapshot()).sort((a, b) => a.module.localeCompare(b.module));
-    return { maxInstances: this.budget.max, instances: this.budget.inUse, pools };
+    const starts = { concurrency: this.starts.concurrency, waiting: this.starts.waiting };
+    return { maxInstances: this.budget.max, instances: this.budget.inUse, starts, pools };
   }
 
   /** Stops the module's instances (after their calls) and forgets its pool. */

@@ -10,6 +10,8 @@ export interface FakeBehaviour {
   failStart?: 'driver' | 'exit';
   /** ms each call takes. */
   callMs?: number;
+  /** ms driver.start takes (real time), so overlapping starts can be seen. */
+  startMs?: number;
 }
 
 interface FakeInstance {
@@ -29,6 +31,9 @@ export class FakeDriver implements Driver {
   readonly ops: string[] = [];
   readonly instances = new Map<string, FakeInstance>();
   behaviour: FakeBehaviour = {};
+  /** The most driver.start calls that were under way at once. */
+  maxConcurrentStarts = 0;
+  private startsUnderWay = 0;
   private dir: string | undefined;
   private next = 0;
 
@@ -46,6 +51,17 @@ export class FakeDriver implements Driver {
 
   async start(spec: InstanceSpec): Promise<InstanceHandle> {
     this.ops.push(`start ${spec.version}`);
+    this.startsUnderWay += 1;
+    this.maxConcurrentStarts = Math.max(this.maxConcurrentStarts, this.startsUnderWay);
+    try {
+      if (this.behaviour.startMs !== undefined) await new Promise((resolve) => setTimeout(resolve, this.behaviour.startMs));
+      return await this.create(spec);
+    } finally {
+      this.startsUnderWay -= 1;
+    }
+  }
+
+  private async create(spec: InstanceSpec): Promise<InstanceHandle> {
     if (this.behaviour.failStart === 'driver') throw new Error('no such image');
     this.dir ??= await mkdtemp(join(tmpdir(), 'hearth-fake-'));
     const id = `fake-${(this.next += 1)}`;

@@ -1,4 +1,5 @@
 import Docker from 'dockerode';
+import { availableParallelism } from 'node:os';
 import t from 'tap';
 import { eventually, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { eachDriver } from '../helpers/drivers.js';
@@ -166,22 +167,25 @@ eachDriver(t, async (t, driver) => {
     const overview = (await (await d.request('/system/pools', { admin: true })).json()) as {
       maxInstances: number;
       instances: number;
+      starts: { concurrency: number; waiting: number };
       pools: { module: string; byState: Record<string, number>; queued: number; coldStarts: number; served: number }[];
     };
     t.equal(overview.maxInstances, 64);
     t.ok(overview.instances >= 1);
+    t.match(overview.starts, { concurrency: availableParallelism(), waiting: 0 }, 'starts in turns, by default as many at once as there are CPUs');
     const warm = overview.pools.find((p) => p.module === 'warm');
     t.match(warm, { module: 'warm', queued: 0, byState: { starting: Number, idle: Number, busy: Number, paused: Number, draining: Number } });
   });
 
   t.test('HEARTH_MAX_INSTANCES caps instances across modules', async (t) => {
-    const capped = await startDaemon(t, { driver, env: { HEARTH_MAX_INSTANCES: '2' } });
+    const capped = await startDaemon(t, { driver, env: { HEARTH_MAX_INSTANCES: '2', HEARTH_START_CONCURRENCY: '1' } });
     t.equal((await capped.deploy('cap_a', SLEEPER, { minWarm: 2 })).status, 201);
     t.equal((await capped.deploy('cap_b', SLEEPER, { minWarm: 2 })).status, 201);
     await eventually(async () => (await capped.instances()).length === 2, 10_000, 'two containers');
     const call = capped.call('cap_b', 'nap');
-    const overview = (await (await capped.request('/system/pools', { admin: true })).json()) as { instances: number };
+    const overview = (await (await capped.request('/system/pools', { admin: true })).json()) as { instances: number; starts: { concurrency: number } };
     t.equal(overview.instances, 2);
+    t.equal(overview.starts.concurrency, 1, 'HEARTH_START_CONCURRENCY applies');
     t.equal((await capped.instances()).length, 2, 'never more than the cap');
     await capped.request('/system/modules/cap_a', { method: 'DELETE', admin: true });
     t.equal((await call).status, 200, 'a freed unit lets the other module serve');

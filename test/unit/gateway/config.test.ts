@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import t from 'tap';
 import { loadConfig } from '../../../gateway/config.js';
 
@@ -13,6 +14,7 @@ t.test('defaults', async (t) => {
   t.equal(config.builder.buildBaseImage, true);
   t.equal(config.pool.defaultTimeoutMs, 30_000);
   t.equal(config.pool.instanceUser, '1000:1000');
+  t.equal(config.pool.startConcurrency, availableParallelism(), 'starts in turns, as many at once as there are CPUs');
   t.ok(Object.isFrozen(config) && Object.isFrozen(config.pool), 'frozen, deeply');
 });
 
@@ -27,6 +29,7 @@ t.test('reads HEARTH_* variables', async (t) => {
       HEARTH_MAX_BODY_BYTES: '2048',
       HEARTH_BUILD_BASE_IMAGE: 'false',
       HEARTH_DEFAULT_TIMEOUT_MS: '1500',
+      HEARTH_START_CONCURRENCY: '3',
     },
     '/x',
   );
@@ -38,6 +41,7 @@ t.test('reads HEARTH_* variables', async (t) => {
   t.equal(config.limits.maxBodyBytes, 2048);
   t.equal(config.builder.buildBaseImage, false);
   t.equal(config.pool.defaultTimeoutMs, 1500);
+  t.equal(config.pool.startConcurrency, 3);
 });
 
 t.test('bad values name the variable, what was expected and what was given', async (t) => {
@@ -48,6 +52,7 @@ t.test('bad values name the variable, what was expected and what was given', asy
     [{ HEARTH_LOG_LEVEL: 'loud' }, /HEARTH_LOG_LEVEL: expected one of/],
     [{ HEARTH_INSTANCE_USER: '0:0' }, /non-root/],
     [{ HEARTH_DEFAULT_TIMEOUT_MS: '0' }, /HEARTH_DEFAULT_TIMEOUT_MS/],
+    [{ HEARTH_START_CONCURRENCY: '0' }, /HEARTH_START_CONCURRENCY: expected an integer from 1 to 1024/],
   ];
   for (const [env, message] of cases) {
     t.throws(() => loadConfig(env), { code: 'CONFIG_INVALID', message }, JSON.stringify(env));

@@ -2,6 +2,7 @@ import pino from 'pino';
 import t, { type Test } from 'tap';
 import { InstanceBudget } from '../../../pool/instance-budget.js';
 import { ModulePool } from '../../../pool/module-pool.js';
+import { StartGate } from '../../../pool/start-gate.js';
 import type { PoolSettings } from '../../../pool/index.js';
 import type { InstanceSpec } from '../../../pool/index.js';
 import { eventually } from '../../helpers/eventually.js';
@@ -23,10 +24,10 @@ const base: PoolSettings = {
   stopGraceMs: 100,
 };
 
-function setup(t: Test, settings: Partial<PoolSettings> = {}, budget = new InstanceBudget(100)) {
+function setup(t: Test, settings: Partial<PoolSettings> = {}, budget = new InstanceBudget(100), starts = new StartGate(100)) {
   const driver = new FakeDriver();
   const clock = new FakeClock();
-  const pool = new ModulePool(spec(), { ...base, ...settings }, { driver, clock, budget, log: pino({ level: 'silent' }) });
+  const pool = new ModulePool(spec(), { ...base, ...settings }, { driver, clock, budget, starts, log: pino({ level: 'silent' }) });
   t.teardown(async () => {
     await pool.close(100);
     await driver.cleanup();
@@ -42,6 +43,34 @@ t.test('a burst of 20 calls starts maxInstances instances, not 20, and serves ev
   t.equal(new Set(results.map((r) => (r.reply.result as { instance: string }).instance)).size, 3);
   t.ok(results.every((r) => r.reply.ok));
   t.match(pool.snapshot(), { coldStarts: 3, served: 20, queued: 0, byState: { idle: 3 } });
+});
+
+t.test('the start gate: a burst starts its instances in turns, and the first takes calls before the last is created', async (t) => {
+  const { driver, pool } = setup(t, { maxInstances: 4 }, new InstanceBudget(100), new StartGate(1));
+  driver.behaviour = { callMs: 5, startMs: 100 };
+  const order: number[] = [];
+  const calls = Array.from({ length: 12 }, (_, i) => pool.invoke('f', '{}').then((r) => (order.push(i), r)));
+  t.equal(pool.snapshot().byState.starting, 4, 'all four count as starting at once, so the burst asks for no more');
+  const results = await Promise.all(calls);
+  await eventually(async () => pool.snapshot().byState.idle === 4, 3000, 'the starts still waiting for their turn are made');
+  t.equal(driver.count('start'), 4);
+  t.equal(driver.maxConcurrentStarts, 1, 'one engine start at a time');
+  t.ok(results.every((r) => r.reply.ok), 'every call served');
+  t.same(order.slice(0, 3), [0, 1, 2], 'waiting calls are served in order');
+  t.ok(results.slice(0, 4).every((r) => r.reply.result !== null && (r.reply.result as { instance: string }).instance === 'fake-1'), 'the first instance served the first calls while the others were being created');
+});
+
+t.test('a start still waiting for its turn when its slot is drained is never made, and is no failure', async (t) => {
+  const starts = new StartGate(1);
+  const { driver, pool } = setup(t, { minWarm: 2 }, new InstanceBudget(100), starts);
+  driver.behaviour = { startMs: 40 };
+  t.equal(starts.waiting, 1, 'the second start waits for the first');
+  pool.update(spec('v2'), { ...base, minWarm: 0 });
+  await eventually(async () => pool.snapshot().instances.length === 0 && starts.waiting === 0, 2000, 'both gone');
+  t.equal(driver.count('start v1'), 1, 'the waiting start was dropped before the driver saw it');
+  t.equal(driver.count('kill'), 1, 'the one under way was removed once created');
+  const res = await pool.invoke('f', '{}');
+  t.match(res.reply.result, { version: 'v2' }, 'no start backoff: the next call starts at once');
 });
 
 t.test('concurrency: one instance takes up to `concurrency` calls at once', async (t) => {
