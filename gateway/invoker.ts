@@ -76,25 +76,26 @@ export class Invoker {
     return { ...outcome, callId };
   }
 
-  /** The call's record: what every outcome shares, plus how this one ended. */
-  private record(
-    id: string,
-    module: string,
-    fn: string,
-    meta: CallMeta,
-    startedAt: number,
-    ended: Omit<InvocationRow, 'id' | 'module' | 'function' | 'trigger' | 'startedAt' | 'endedAt' | 'source'>,
-  ): void {
+  /** The call's record: what every outcome shares, plus how this one ended (one object of one shape, built once: this runs for every call). */
+  private record(id: string, module: string, fn: string, meta: CallMeta, startedAt: number, ended: Ended): void {
     this.deps.recorder.record({
-      ...ended,
       id,
       module,
       function: fn,
       trigger: meta.trigger,
+      status: ended.status,
+      httpStatus: ended.httpStatus,
+      durationMs: ended.durationMs,
+      queueMs: ended.queueMs,
+      coldStart: ended.coldStart,
+      instance: ended.instance,
       startedAt,
       endedAt: Date.now(),
+      error: ended.error,
       logs: cutLogs(ended.logs, this.deps.maxLogBytes),
       source: meta.source ?? null,
     });
   }
 }
+
+type Ended = Omit<InvocationRow, 'id' | 'module' | 'function' | 'trigger' | 'startedAt' | 'endedAt' | 'source'>;

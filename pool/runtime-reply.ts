@@ -13,6 +13,8 @@ interface ReplyBody {
   durationMs?: number;
 }
 
+const NO_LOGS = Buffer.from('{"ok":true,"logs":"",');
+
 /**
  * What the runtime answered for one call. On success the runtime names the
  * byte range of `result` in its body (X-Hearth-Result), so the hot path hands
@@ -57,6 +59,8 @@ export class RuntimeReply {
   }
 
   get logs(): string {
+    // Most calls print nothing: the runtime's success head then starts with this, and the body needs no parse.
+    if (this.resultRange !== undefined && this.body.compare(NO_LOGS, 0, NO_LOGS.length, 0, NO_LOGS.length) === 0) return '';
     return this.parsed.logs ?? '';
   }
 

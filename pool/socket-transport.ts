@@ -1,51 +1,109 @@
-import { Pool as HttpPool } from 'undici';
 import { FunctionNotFoundError, ProtocolError } from './errors.js';
+import { RuntimeConnection, type RuntimeHttpReply } from './runtime-connection.js';
 import { RuntimeReply } from './runtime-reply.js';
 import type { InstanceTransport } from './transport.js';
 
+const HEALTH_TIMEOUT_MS = 1000;
+// Names are checked at the edge; this keeps a bad one from ever reaching a request line.
+const SAFE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const HEALTHZ = 'GET /healthz HTTP/1.1\r\nHost: hearth\r\n\r\n';
+
 /**
- * The container protocol (DESIGN.md section 3): a keep-alive HTTP client on the
- * instance's Unix socket, created once per instance and reused by every call.
+ * The container protocol (DESIGN.md section 3) on the instance's Unix socket:
+ * up to `connections` keep-alive connections (the pool sends at most
+ * `concurrency` calls at once), opened as calls need them and reused by every
+ * later call. A request that finds them all busy waits for the next free one.
  */
 export class SocketTransport implements InstanceTransport {
-  private readonly http: HttpPool;
+  private readonly idle: RuntimeConnection[] = [];
+  private readonly waiting: { resolve(connection: RuntimeConnection): void; reject(err: Error): void }[] = [];
+  private readonly all = new Set<RuntimeConnection>();
+  private closed = false;
 
-  constructor(socketPath: string, connections: number) {
-    this.http = new HttpPool('http://hearth.instance', {
-      socketPath,
-      connections,
-      keepAliveTimeout: 60_000,
-      // Our own timer bounds a call (timeoutMs); undici's defaults would cut long calls at 300 s.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
-  }
+  constructor(
+    private readonly socketPath: string,
+    private readonly connections: number,
+  ) {}
 
   /** GET /healthz answers 200 once the module is imported; a missing or refusing socket means not yet. */
   async ready(): Promise<boolean> {
+    let connection: RuntimeConnection | undefined;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const res = await this.http.request({ path: '/healthz', method: 'GET', headersTimeout: 1000 });
-      await res.body.dump();
-      return res.statusCode === 200;
+      connection = await this.acquire();
+      const held = connection;
+      timer = setTimeout(() => held.destroy(new Error('the health check timed out')), HEALTH_TIMEOUT_MS);
+      const reply = await connection.send(HEALTHZ);
+      return reply.status === 200;
     } catch {
       return false;
+    } finally {
+      clearTimeout(timer);
+      if (connection !== undefined) this.release(connection);
     }
   }
 
   async send(fn: string, body: string): Promise<RuntimeReply> {
-    const res = await this.http.request({
-      path: `/invoke/${fn}`,
-      method: 'POST',
-      body,
-      headers: { 'content-type': 'application/json' },
-    });
-    const bytes = Buffer.from(await res.body.arrayBuffer());
-    if (res.statusCode === 404) throw new FunctionNotFoundError(`function ${fn} not found in the module`);
-    if (res.statusCode !== 200) throw new ProtocolError(`the runtime answered ${res.statusCode}: ${bytes.toString('utf8', 0, 200)}`);
-    return new RuntimeReply(bytes, RuntimeReply.range(res.headers['x-hearth-result'], bytes.length), res.headers['x-hearth-duration-ms']);
+    if (!SAFE_NAME.test(fn)) throw new FunctionNotFoundError(`function ${JSON.stringify(fn)} is not a valid name`);
+    const connection = await this.acquire();
+    let reply: RuntimeHttpReply;
+    try {
+      reply = await connection.send(
+        `POST /invoke/${fn} HTTP/1.1\r\nHost: hearth\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    } finally {
+      this.release(connection);
+    }
+    const bytes = reply.body;
+    if (reply.status === 404) throw new FunctionNotFoundError(`function ${fn} not found in the module`);
+    if (reply.status !== 200) throw new ProtocolError(`the runtime answered ${reply.status}: ${bytes.toString('utf8', 0, 200)}`);
+    return new RuntimeReply(bytes, RuntimeReply.range(reply.headers.get('x-hearth-result'), bytes.length), reply.headers.get('x-hearth-duration-ms'));
   }
 
   async close(): Promise<void> {
-    await this.http.destroy();
+    this.closed = true;
+    for (const waiter of this.waiting.splice(0)) waiter.reject(new Error('the instance is closed'));
+    this.idle.length = 0;
+    // Calls under way on a live instance fail now rather than hang (the pool closes an instance once it is done with it).
+    for (const connection of [...this.all]) connection.destroy();
+  }
+
+  private acquire(): Promise<RuntimeConnection> {
+    if (this.closed) return Promise.reject(new Error('the instance is closed'));
+    const idle = this.idle.pop();
+    if (idle !== undefined) return Promise.resolve(idle);
+    if (this.all.size < this.connections) return Promise.resolve(this.connect());
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+
+  /** A connection back from a request: to the oldest waiting request, else kept for the next. */
+  private release(connection: RuntimeConnection): void {
+    if (!connection.usable) return;
+    if (this.closed) {
+      connection.destroy();
+      return;
+    }
+    const waiter = this.waiting.shift();
+    if (waiter !== undefined) waiter.resolve(connection);
+    else this.idle.push(connection);
+  }
+
+  /** A connection that ended (by either side) no longer counts, and its place may be taken. */
+  private forget(connection: RuntimeConnection): void {
+    this.all.delete(connection);
+    const at = this.idle.indexOf(connection);
+    if (at >= 0) this.idle.splice(at, 1);
+    const waiter = this.waiting.shift();
+    if (waiter === undefined || this.closed) {
+      if (waiter !== undefined) waiter.reject(new Error('the instance is closed'));
+      return;
+    }
+    waiter.resolve(this.connect());
+  }
+
+  private connect(): RuntimeConnection {
+    const connection = new RuntimeConnection(this.socketPath, (gone) => this.forget(gone));
+    this.all.add(connection);
+    return connection;
   }
 }

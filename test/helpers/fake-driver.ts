@@ -74,7 +74,8 @@ export class FakeDriver implements Driver {
       req.resume();
       req.on('end', () => {
         const reply = (body: string): void => {
-          res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+          // As the runtime: a Content-Length reply (DESIGN.md section 3), never chunked.
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
         };
         if (req.url === '/healthz') return reply('{"ok":true}');
         setTimeout(() => reply(JSON.stringify({ ok: true, result: { instance: id, version: spec.version }, logs: '', durationMs: callMs })), callMs);

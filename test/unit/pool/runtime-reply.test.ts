@@ -38,3 +38,12 @@ t.test('a malformed or out-of-bounds range is ignored', async (t) => {
   t.equal(RuntimeReply.range(['1-2'], 10), undefined);
   t.same(RuntimeReply.range('2-5', 10), [2, 5]);
 });
+
+t.test('a success that printed nothing is known without parsing the body', async (t) => {
+  // The rest of this body is not JSON: a parse would throw.
+  const bytes = body('{"ok":true,"logs":"",BROKEN"result":7}');
+  const reply = new RuntimeReply(bytes, [bytes.length - 2, bytes.length - 1], '0.1');
+  t.equal(reply.logs, '');
+  t.equal(reply.resultJson.toString(), '7');
+  t.equal(reply.durationMs, 0.1);
+});
