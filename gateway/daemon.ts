@@ -54,6 +54,7 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
   const store = openStore(join(config.dataDir, 'hearth.db'));
   const pools = new PoolManager({ driver, clock: createSystemClock(), log: log.child({ part: 'pool' }), maxInstances: config.pool.maxInstances,
     startConcurrency: config.pool.startConcurrency,
+    startTurnLimitMs: config.pool.startTimeoutMs,
   });
   const builder = new Builder({ backend, runtime, log: log.child({ part: 'builder' }) });
   // Before the registry: a start-up rebuild is a build too.

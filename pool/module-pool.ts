@@ -248,6 +248,8 @@ export class ModulePool {
   /** A dead slot leaves the pool; its unit of the daemon-wide budget returns once it is really gone. */
   private forget(slot: Slot): void {
     this.slots.delete(slot.record.id);
+    // Once begun, a start runs to its end (its kill is queued behind it); one still waiting is dropped now.
+    slot.startWanted.abort();
     const gone = slot.ops.then(async () => {
       await slot.instance?.close();
       this.deps.budget.give();
@@ -312,13 +314,11 @@ export class ModulePool {
       instance: undefined,
       healthyAt: Infinity,
       ops: Promise.resolve(),
+      startWanted: new AbortController(),
     };
     // The slot's operations begin with its creation: a kill issued meanwhile (a drain,
     // a shutdown) waits for the container and then removes it, and close() waits for both.
-    const created = this.deps.starts.run(
-      () => this.deps.driver.start(spec),
-      () => !isDead(slot),
-    );
+    const created = this.deps.starts.run(() => this.deps.driver.start(spec), slot.startWanted.signal);
     slot.ops = created.then(
       (handle) => {
         slot.handle = handle;
@@ -350,7 +350,8 @@ export class ModulePool {
       log.info({ instance: handle.id.slice(0, 12), ms: Math.round(clock.now() - startedAt) }, 'instance started');
     } catch (err) {
       // Drained while it waited for its turn: nothing was created, and nothing failed.
-      if (!(err instanceof StartCancelledError)) this.onStartFailure(slot, err as Error);
+      if (err instanceof StartCancelledError) this.coldStarts -= 1;
+      else this.onStartFailure(slot, err as Error);
     }
     this.dispatch();
     this.reconcile();

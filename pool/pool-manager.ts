@@ -16,6 +16,8 @@ export interface PoolManagerDeps {
   readonly maxInstances: number;
   /** HEARTH_START_CONCURRENCY: instance starts in progress at once, across all modules. */
   readonly startConcurrency: number;
+  /** A start still under way after this long gives its turn to the next (HEARTH_START_TIMEOUT_MS). */
+  readonly startTurnLimitMs: number;
 }
 
 /** Every module's pool, by module name, sharing one daemon-wide instance budget. */
@@ -27,7 +29,7 @@ export class PoolManager {
 
   constructor(private readonly deps: PoolManagerDeps) {
     this.budget = new InstanceBudget(deps.maxInstances);
-    this.starts = new StartGate(deps.startConcurrency);
+    this.starts = new StartGate(deps.startConcurrency, deps.startTurnLimitMs);
     // A unit freed by one module may be what another's waiting calls need.
     this.budget.onFree(() => {
       for (const pool of this.pools.values()) pool.poke();

@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { ProtocolError } from './errors.js';
 
 /** One reply of the container protocol. Header names are lower case. */
 export interface RuntimeHttpReply {
@@ -28,7 +29,8 @@ interface Head {
  * time, speaking the subset of HTTP/1.1 the container protocol uses (DESIGN.md
  * section 3): a request is written whole in one write, and the runtime answers
  * with a Content-Length body. Anything else (chunked, extra bytes, an oversized
- * head) is a protocol fault that ends the connection. undici did this job at
+ * head) is a ProtocolError that ends the connection: the call fails at once
+ * (500 INSTANCE_PROTOCOL_ERROR), not after waiting for an exit that will not come. undici did this job at
  * about a quarter of the gateway's warm throughput (docs/benchmarks.md).
  */
 export class RuntimeConnection {
@@ -68,7 +70,7 @@ export class RuntimeConnection {
 
   private onData(chunk: Buffer): void {
     if (this.pending === undefined) {
-      this.end(new Error('the instance sent bytes nobody asked for'));
+      this.end(new ProtocolError('the instance sent bytes nobody asked for'));
       return;
     }
     this.chunks.push(chunk);
@@ -77,7 +79,7 @@ export class RuntimeConnection {
       const buffer = this.joined();
       const at = buffer.indexOf(HEAD_END);
       if (at < 0) {
-        if (this.size > MAX_HEAD_BYTES) this.end(new Error(`the instance sent a reply head over ${MAX_HEAD_BYTES} bytes`));
+        if (this.size > MAX_HEAD_BYTES) this.end(new ProtocolError(`the instance sent a reply head over ${MAX_HEAD_BYTES} bytes`));
         return;
       }
       try {
@@ -90,7 +92,7 @@ export class RuntimeConnection {
     const { bodyStart, length } = this.head;
     if (this.size < bodyStart + length) return;
     if (this.size > bodyStart + length) {
-      this.end(new Error('the instance sent more bytes than its Content-Length'));
+      this.end(new ProtocolError('the instance sent more bytes than its Content-Length'));
       return;
     }
     const reply: RuntimeHttpReply = { status: this.head.status, headers: this.head.headers, body: this.joined().subarray(bodyStart) };
@@ -126,17 +128,17 @@ function parseHead(text: string, bodyStart: number): Head {
   const statusLine = lines[0] ?? '';
   const status = Number(statusLine.slice(9, 12));
   if (!statusLine.startsWith('HTTP/1.') || !Number.isInteger(status) || status < 100) {
-    throw new Error(`the instance sent a malformed status line: ${JSON.stringify(statusLine.slice(0, 80))}`);
+    throw new ProtocolError(`the instance sent a malformed status line: ${JSON.stringify(statusLine.slice(0, 80))}`);
   }
   const headers = new Map<string, string>();
   for (let i = 1; i < lines.length; i += 1) {
     const line = lines[i] as string;
     const colon = line.indexOf(':');
-    if (colon <= 0) throw new Error(`the instance sent a malformed header line: ${JSON.stringify(line.slice(0, 80))}`);
+    if (colon <= 0) throw new ProtocolError(`the instance sent a malformed header line: ${JSON.stringify(line.slice(0, 80))}`);
     headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
   }
-  if (headers.has('transfer-encoding')) throw new Error('the instance sent a Transfer-Encoding reply; the protocol uses Content-Length');
+  if (headers.has('transfer-encoding')) throw new ProtocolError('the instance sent a Transfer-Encoding reply; the protocol uses Content-Length');
   const length = Number(headers.get('content-length'));
-  if (!Number.isSafeInteger(length) || length < 0) throw new Error('the instance sent a reply without a valid Content-Length');
+  if (!Number.isSafeInteger(length) || length < 0) throw new ProtocolError('the instance sent a reply without a valid Content-Length');
   return { status, headers, bodyStart, length, close: headers.get('connection')?.toLowerCase() === 'close' };
 }

@@ -60,7 +60,9 @@ export class RuntimeReply {
 
   get logs(): string {
     // Most calls print nothing: the runtime's success head then starts with this, and the body needs no parse.
-    if (this.resultRange !== undefined && this.body.compare(NO_LOGS, 0, NO_LOGS.length, 0, NO_LOGS.length) === 0) return '';
+    if (this.resultRange !== undefined && this.body.length >= NO_LOGS.length && this.body.compare(NO_LOGS, 0, NO_LOGS.length, 0, NO_LOGS.length) === 0) {
+      return '';
+    }
     return this.parsed.logs ?? '';
   }
 

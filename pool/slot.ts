@@ -11,6 +11,8 @@ export interface Slot {
   healthyAt: number;
   /** Driver operations on this instance run one after another (pause, then unpause…). */
   ops: Promise<void>;
+  /** Aborted when the slot dies: a start still waiting for its turn is dropped. */
+  readonly startWanted: AbortController;
 }
 
 export function isDead(slot: Slot): boolean {

@@ -1,5 +1,3 @@
-import PQueue from 'p-queue';
-
 /** A start that waited its turn at the gate and was no longer wanted (its slot was drained or the pool closed). */
 export class StartCancelledError extends Error {
   readonly code = 'START_CANCELLED';
@@ -16,24 +14,67 @@ export class StartCancelledError extends Error {
  * calls begin sooner (the scale-out benchmark, docs/benchmarks.md). Only the
  * engine's part is gated: a started container imports its module while the next
  * one is created. Turns are FIFO across every module.
+ *
+ * A small queue of its own rather than p-queue: a start must be dropped at once
+ * while it waits (so a drain or a shutdown never waits for other modules'
+ * starts), yet never abandoned once begun (its container would be lost), and
+ * p-queue's abort signal does both.
  */
 export class StartGate {
-  private readonly queue: PQueue;
+  private running = 0;
+  private readonly queue: (() => void)[] = [];
 
-  constructor(readonly concurrency: number) {
-    this.queue = new PQueue({ concurrency });
-  }
+  /** `turnLimitMs`: a start still under way after this gives its turn to the next (a hung engine call then holds up only its own instance). */
+  constructor(
+    readonly concurrency: number,
+    private readonly turnLimitMs: number,
+  ) {}
 
   /** Starts waiting for a turn. */
   get waiting(): number {
-    return this.queue.size;
+    return this.queue.length;
   }
 
-  /** Runs `start` in its turn, unless `wanted()` has turned false by then (StartCancelledError). */
-  run<T>(start: () => Promise<T>, wanted: () => boolean): Promise<T> {
-    return this.queue.add(async () => {
-      if (!wanted()) throw new StartCancelledError();
-      return start();
+  /** Runs `start` in its turn, with its outcome; aborting `signal` while it waits drops it (StartCancelledError). */
+  run<T>(start: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (signal.aborted) {
+        reject(new StartCancelledError());
+        return;
+      }
+      const begin = (): void => {
+        signal.removeEventListener('abort', drop);
+        // A start that throws instead of rejecting still frees its turn.
+        const started = new Promise<T>((settle) => settle(start()));
+        started.then(resolve, reject);
+        let freed = false;
+        const free = (): void => {
+          if (freed) return;
+          freed = true;
+          clearTimeout(timer);
+          this.next();
+        };
+        const timer = setTimeout(free, this.turnLimitMs);
+        started.then(free, free);
+      };
+      const drop = (): void => {
+        const at = this.queue.indexOf(begin);
+        if (at >= 0) this.queue.splice(at, 1);
+        reject(new StartCancelledError());
+      };
+      if (this.running < this.concurrency) {
+        this.running += 1;
+        begin();
+      } else {
+        this.queue.push(begin);
+        signal.addEventListener('abort', drop, { once: true });
+      }
     });
+  }
+
+  private next(): void {
+    const begin = this.queue.shift();
+    if (begin === undefined) this.running -= 1;
+    else begin();
   }
 }

@@ -24,7 +24,7 @@ const base: PoolSettings = {
   stopGraceMs: 100,
 };
 
-function setup(t: Test, settings: Partial<PoolSettings> = {}, budget = new InstanceBudget(100), starts = new StartGate(100)) {
+function setup(t: Test, settings: Partial<PoolSettings> = {}, budget = new InstanceBudget(100), starts = new StartGate(100, 60_000)) {
   const driver = new FakeDriver();
   const clock = new FakeClock();
   const pool = new ModulePool(spec(), { ...base, ...settings }, { driver, clock, budget, starts, log: pino({ level: 'silent' }) });
@@ -46,7 +46,7 @@ t.test('a burst of 20 calls starts maxInstances instances, not 20, and serves ev
 });
 
 t.test('the start gate: a burst starts its instances in turns, and the first takes calls before the last is created', async (t) => {
-  const { driver, pool } = setup(t, { maxInstances: 4 }, new InstanceBudget(100), new StartGate(1));
+  const { driver, pool } = setup(t, { maxInstances: 4 }, new InstanceBudget(100), new StartGate(1, 60_000));
   driver.behaviour = { callMs: 5, startMs: 100 };
   const order: number[] = [];
   const calls = Array.from({ length: 12 }, (_, i) => pool.invoke('f', '{}').then((r) => (order.push(i), r)));
@@ -61,12 +61,16 @@ t.test('the start gate: a burst starts its instances in turns, and the first tak
 });
 
 t.test('a start still waiting for its turn when its slot is drained is never made, and is no failure', async (t) => {
-  const starts = new StartGate(1);
-  const { driver, pool } = setup(t, { minWarm: 2 }, new InstanceBudget(100), starts);
-  driver.behaviour = { startMs: 40 };
+  const starts = new StartGate(1, 60_000);
+  const budget = new InstanceBudget(100);
+  const { driver, pool } = setup(t, { minWarm: 2 }, budget, starts);
+  driver.behaviour = { startMs: 200 };
   t.equal(starts.waiting, 1, 'the second start waits for the first');
   pool.update(spec('v2'), { ...base, minWarm: 0 });
-  await eventually(async () => pool.snapshot().instances.length === 0 && starts.waiting === 0, 2000, 'both gone');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(starts.waiting, 0, 'dropped at once, not when the first start ends');
+  t.equal(budget.inUse, 1, 'its unit of the daemon-wide budget is back at once; the start under way still holds one');
+  await eventually(async () => pool.snapshot().instances.length === 0 && driver.count('kill') === 1, 2000, 'both gone');
   t.equal(driver.count('start v1'), 1, 'the waiting start was dropped before the driver saw it');
   t.equal(driver.count('kill'), 1, 'the one under way was removed once created');
   const res = await pool.invoke('f', '{}');

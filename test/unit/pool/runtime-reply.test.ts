@@ -47,3 +47,8 @@ t.test('a success that printed nothing is known without parsing the body', async
   t.equal(reply.resultJson.toString(), '7');
   t.equal(reply.durationMs, 0.1);
 });
+
+t.test('a body shorter than the no-logs mark is parsed, not misread', async (t) => {
+  const bytes = body('{"logs":"a"}');
+  t.equal(new RuntimeReply(bytes, [0, 0], '0').logs, 'a');
+});

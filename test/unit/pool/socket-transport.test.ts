@@ -128,7 +128,7 @@ t.test('404 names the missing function; another status is a protocol error', asy
   fake.answer = (_request, socket) => socket.write(`HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}`);
   await t.rejects(client.send('nope', '{}'), { code: 'FUNCTION_NOT_FOUND' });
   fake.answer = (_request, socket) => socket.write(`HTTP/1.1 400 Bad Request\r\nContent-Length: 13\r\n\r\n{"bad":"req"}`);
-  await t.rejects(client.send('f', '{}'), { code: 'PROTOCOL_ERROR', message: /answered 400: \{"bad":"req"\}/ });
+  await t.rejects(client.send('f', '{}'), { code: 'INSTANCE_PROTOCOL_ERROR', message: /answered 400: \{"bad":"req"\}/ });
 });
 
 t.test('a name that is not an identifier never reaches the request line', async (t) => {
@@ -151,7 +151,7 @@ t.test('replies outside the protocol fail the call and end the connection; the n
     const fake = await fakeRuntime(t);
     const client = transport(t, fake);
     fake.answer = (_request, socket) => socket.write(bytes);
-    await t.rejects(client.send('f', '{}'), { message }, name);
+    await t.rejects(client.send('f', '{}'), { code: 'INSTANCE_PROTOCOL_ERROR', message }, name);
     fake.answer = (_request, socket) => socket.write(success('3'));
     t.equal((await client.send('f', '{}')).resultJson.toString(), '3', `${name}: the next call works`);
     t.equal(fake.connections, 2, `${name}: on a new connection`);
