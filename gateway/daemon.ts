@@ -52,7 +52,11 @@ export async function createDaemon(config: Config, log: Logger): Promise<Daemon>
   const { driver, backend } = await selectEngine(config, daemonId, runtime, log);
 
   const store = openStore(join(config.dataDir, 'hearth.db'));
-  const pools = new PoolManager({ driver, clock: createSystemClock(), log: log.child({ part: 'pool' }), maxInstances: config.pool.maxInstances,
+  const pools = new PoolManager({
+    driver,
+    clock: createSystemClock(),
+    log: log.child({ part: 'pool' }),
+    maxInstances: config.pool.maxInstances,
     startConcurrency: config.pool.startConcurrency,
     startTurnLimitMs: config.pool.startTimeoutMs,
   });

@@ -5,7 +5,6 @@ import { InvocationTimeoutError, PoolClosedError, PoolSaturatedError, QueueTimeo
 import type { InstanceBudget } from './instance-budget.js';
 import { StartCancelledError, type StartGate } from './start-gate.js';
 import {
-  hasCapacity,
   newInstanceRecord,
   transition,
   type Effect,
@@ -16,7 +15,7 @@ import { Instance } from './instance.js';
 import { transportFor } from './transport-for.js';
 import type { RuntimeReply } from './runtime-reply.js';
 import { describePool, type PoolSnapshot } from './pool-snapshot.js';
-import { isDead, type Slot } from './slot.js';
+import { isDead, pickSlot, type Slot } from './slot.js';
 import type { PoolSettings } from './pool-settings.js';
 import { decide } from './scaling-policy.js';
 import { WaiterQueue } from './waiter-queue.js';
@@ -168,7 +167,7 @@ export class ModulePool {
   /** A slot for a call that arrives now, unless others already wait (FIFO). */
   private acquireNow(): Lease | undefined {
     if (this.queue.length > 0) return undefined;
-    const slot = this.pick();
+    const slot = pickSlot(this.slots.values(), this.spec, this.settings.concurrency);
     if (slot === undefined) return undefined;
     return { slot, coldStart: false, ready: this.apply(slot, { type: 'acquire', concurrency: this.settings.concurrency }) };
   }
@@ -193,29 +192,13 @@ export class ModulePool {
   /** Hands free slots to waiting calls, in arrival order. */
   private dispatch(): void {
     while (this.queue.length > 0) {
-      const slot = this.pick();
+      const slot = pickSlot(this.slots.values(), this.spec, this.settings.concurrency);
       if (slot === undefined) return;
       const waiter = this.queue.shift() as Waiter;
       waiter.cancelTimer();
       const ready = this.apply(slot, { type: 'acquire', concurrency: this.settings.concurrency });
       waiter.resolve({ slot, coldStart: slot.healthyAt > waiter.enqueuedAt, ready });
     }
-  }
-
-  /** The best instance with room: pack busy ones first (so others can idle out), then the most recently used idle, then a paused one. */
-  private pick(): Slot | undefined {
-    let best: Slot | undefined;
-    let bestRank = -Infinity;
-    for (const slot of this.slots.values()) {
-      if (slot.spec !== this.spec || slot.instance === undefined || !hasCapacity(slot.record, this.settings.concurrency)) continue;
-      const r = slot.record;
-      const rank = r.state === 'busy' ? 2e15 + r.inFlight : r.state === 'idle' ? 1e15 + r.lastUsedAt : r.lastUsedAt;
-      if (rank > bestRank) {
-        best = slot;
-        bestRank = rank;
-      }
-    }
-    return best;
   }
 
   /** Applies an event through the state machine and carries out its effects; resolves when they are done. */

@@ -30,8 +30,9 @@ interface Head {
  * section 3): a request is written whole in one write, and the runtime answers
  * with a Content-Length body. Anything else (chunked, extra bytes, an oversized
  * head) is a ProtocolError that ends the connection: the call fails at once
- * (500 INSTANCE_PROTOCOL_ERROR), not after waiting for an exit that will not come. undici did this job at
- * about a quarter of the gateway's warm throughput (docs/benchmarks.md).
+ * (500 INSTANCE_PROTOCOL_ERROR), not after waiting for an exit that will not
+ * come. undici did this job at about a quarter of the gateway's warm
+ * throughput (docs/benchmarks.md).
  */
 export class RuntimeConnection {
   private readonly socket: Socket;

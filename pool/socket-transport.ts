@@ -93,12 +93,8 @@ export class SocketTransport implements InstanceTransport {
     this.all.delete(connection);
     const at = this.idle.indexOf(connection);
     if (at >= 0) this.idle.splice(at, 1);
-    const waiter = this.waiting.shift();
-    if (waiter === undefined || this.closed) {
-      if (waiter !== undefined) waiter.reject(new Error('the instance is closed'));
-      return;
-    }
-    waiter.resolve(this.connect());
+    // close() has already turned every waiter away, so one still here may have a new connection.
+    this.waiting.shift()?.resolve(this.connect());
   }
 
   private connect(): RuntimeConnection {
