@@ -18,7 +18,11 @@ import { percentiles, round } from './stats.js';
  * - scale-out: 64 calls of a 250 ms handler at 16 connections, maxInstances 8 (wall time, peak)
  * - scale to zero: idleTimeoutMs 1000, how long after the deadline the containers are gone
  */
-const DURATION_S = 5;
+const DURATION_S = 3;
+// Gateway and direct runs alternate, this many of each: the direct baseline alone
+// moves between ~15k and ~31k req/s from one run to the next on this machine
+// (the container's 1-CPU quota throttles it in some runs and not in others).
+const ROUNDS = 3;
 const SEQUENTIAL_CALLS = 2000;
 
 const NOOP = 'def noop(event, context):\n    return {"ok": True}\n';
@@ -60,9 +64,23 @@ async function startDirect(driver: DockerDriver, spec: InstanceSpec, connections
 }
 
 async function load(opts: autocannon.Options): Promise<{ rps: number; errors: number }> {
-  await autocannon({ ...opts, duration: 1 }); // warm-up
   const result = await autocannon({ ...opts, duration: DURATION_S });
   return { rps: round(result.requests.average, 0), errors: result.errors + result.non2xx };
+}
+
+/** Runs `a` and `b` in turns, ROUNDS times each, after a warm-up of each; the median of each side and every round's figures. */
+async function alternate(a: autocannon.Options, b: autocannon.Options) {
+  await autocannon({ ...a, duration: 1 });
+  await autocannon({ ...b, duration: 1 });
+  const rounds: { a: { rps: number; errors: number }; b: { rps: number; errors: number } }[] = [];
+  for (let i = 0; i < ROUNDS; i += 1) rounds.push({ a: await load(a), b: await load(b) });
+  const median = (values: number[]): number => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)] as number;
+  const side = (pick: (round: (typeof rounds)[number]) => { rps: number; errors: number }) => ({
+    rps: median(rounds.map((round) => pick(round).rps)),
+    errors: rounds.reduce((sum, round) => sum + pick(round).errors, 0),
+    rounds: rounds.map((round) => pick(round).rps),
+  });
+  return { a: side((round) => round.a), b: side((round) => round.b) };
 }
 
 async function sequential(call: () => Promise<void>): Promise<number[]> {
@@ -83,8 +101,10 @@ async function warm(daemon: DaemonProcess, driver: DockerDriver) {
   const directBody = JSON.stringify({ event: { n: 1 }, context: {} });
   const headers = { 'content-type': 'application/json' };
   try {
-    const viaGateway = await load({ url: `${daemon.url}/function/bench_warm/noop`, method: 'POST', body, headers, connections: 10 });
-    const straight = await load({ url: 'http://localhost/invoke/noop', socketPath: direct.handle.socketPath, method: 'POST', body: directBody, headers, connections: 10 });
+    const { a: viaGateway, b: straight } = await alternate(
+      { url: `${daemon.url}/function/bench_warm/noop`, method: 'POST', body, headers, connections: 10 },
+      { url: 'http://localhost/invoke/noop', socketPath: direct.handle.socketPath, method: 'POST', body: directBody, headers, connections: 10 },
+    );
     const client = new Pool(daemon.url, { connections: 1 });
     const gatewayLatency = percentiles(
       await sequential(async () => {
@@ -96,7 +116,10 @@ async function warm(daemon: DaemonProcess, driver: DockerDriver) {
     const directLatency = percentiles(await sequential(async () => void (await direct.call('noop', directBody, 5000))));
     const ratio = round(viaGateway.rps / straight.rps, 2);
     const added = { p50: round(gatewayLatency.p50 - directLatency.p50), p99: round(gatewayLatency.p99 - directLatency.p99) };
-    print(`warm throughput, 10 connections, concurrency 10: gateway ${viaGateway.rps} req/s, direct ${straight.rps} req/s, ratio ${ratio} (target >= 0.6)`);
+    print(
+      `warm throughput, 10 connections, concurrency 10, median of ${ROUNDS} alternating ${DURATION_S} s runs: gateway ${viaGateway.rps} req/s, direct ${straight.rps} req/s, ratio ${ratio} (target >= 0.6); ` +
+        `rounds gateway ${viaGateway.rounds.join(' / ')}, direct ${straight.rounds.join(' / ')}`,
+    );
     print(`latency at 1 connection: gateway p50 ${gatewayLatency.p50} ms p99 ${gatewayLatency.p99} ms; direct p50 ${directLatency.p50} ms p99 ${directLatency.p99} ms; added p50 ${added.p50} ms (target <= 0.5)`);
     return { throughput: { gateway: viaGateway, direct: straight, ratio }, latency: { gateway: gatewayLatency, direct: directLatency, added } };
   } finally {

@@ -6,19 +6,24 @@ import type { InstanceTransport } from './transport.js';
 const HEALTH_TIMEOUT_MS = 1000;
 // Names are checked at the edge; this keeps a bad one from ever reaching a request line.
 const SAFE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const HEALTHZ = 'GET /healthz HTTP/1.1\r\nHost: hearth\r\n\r\n';
+const HEALTHZ = 'GET /healthz HTTP/1.1\r\nHost: hearth\r\n';
 
 /**
- * The container protocol (DESIGN.md section 3) on the instance's Unix socket:
- * up to `connections` keep-alive connections (the pool sends at most
- * `concurrency` calls at once), opened as calls need them and reused by every
- * later call. A request that finds them all busy waits for the next free one.
+ * The container protocol (DESIGN.md section 3) on the instance's Unix socket.
+ * A runtime whose health check says `X-Hearth-Multiplex: 1` (runtime 4 on)
+ * gets every call on one multiplexed connection, reopened if it ends. An older
+ * runtime (an image built before) gets up to `connections` keep-alive
+ * connections, one call at a time each (the pool sends at most `concurrency`
+ * calls at once), opened as calls need them and reused by every later call; a
+ * request that finds them all busy waits for the next free one.
  */
 export class SocketTransport implements InstanceTransport {
   private readonly idle: RuntimeConnection[] = [];
   private readonly waiting: { resolve(connection: RuntimeConnection): void; reject(err: Error): void }[] = [];
   private readonly all = new Set<RuntimeConnection>();
   private closed = false;
+  private multiplexed = false;
+  private shared: RuntimeConnection | undefined;
 
   constructor(
     private readonly socketPath: string,
@@ -34,7 +39,9 @@ export class SocketTransport implements InstanceTransport {
       const held = connection;
       timer = setTimeout(() => held.destroy(new Error('the health check timed out')), HEALTH_TIMEOUT_MS);
       const reply = await connection.send(HEALTHZ);
-      return reply.status === 200;
+      if (reply.status !== 200) return false;
+      this.multiplexed = reply.headers.get('x-hearth-multiplex') === '1';
+      return true;
     } catch {
       return false;
     } finally {
@@ -45,14 +52,18 @@ export class SocketTransport implements InstanceTransport {
 
   async send(fn: string, body: string): Promise<RuntimeReply> {
     if (!SAFE_NAME.test(fn)) throw new FunctionNotFoundError(`function ${JSON.stringify(fn)} is not a valid name`);
-    const connection = await this.acquire();
+    const head = `POST /invoke/${fn} HTTP/1.1\r\nHost: hearth\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
     let reply: RuntimeHttpReply;
-    try {
-      reply = await connection.send(
-        `POST /invoke/${fn} HTTP/1.1\r\nHost: hearth\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
-    } finally {
-      this.release(connection);
+    const solo = this.multiplexed ? this.soloConnection() : undefined;
+    if (this.multiplexed && solo === undefined) {
+      reply = await this.sharedConnection().send(head, body);
+    } else {
+      const connection = solo ?? (await this.acquire());
+      try {
+        reply = await connection.send(head, body);
+      } finally {
+        this.release(connection);
+      }
     }
     const bytes = reply.body;
     if (reply.status === 404) throw new FunctionNotFoundError(`function ${fn} not found in the module`);
@@ -66,6 +77,25 @@ export class SocketTransport implements InstanceTransport {
     this.idle.length = 0;
     // Calls under way on a live instance fail now rather than hang (the pool closes an instance once it is done with it).
     for (const connection of [...this.all]) connection.destroy();
+  }
+
+  /**
+   * A call alone in flight takes the plain connection: the runtime answers it
+   * on the connection's own thread, without the hand-over to a worker thread
+   * that costs a multiplexed call ~70 us. Undefined when other calls are under
+   * way (they batch) or the plain connection is busy.
+   */
+  private soloConnection(): RuntimeConnection | undefined {
+    if (this.closed || (this.shared !== undefined && this.shared.inFlight > 0)) return undefined;
+    const idle = this.idle.pop();
+    if (idle !== undefined || this.all.size > (this.shared === undefined ? 0 : 1)) return idle;
+    return this.connect();
+  }
+
+  private sharedConnection(): RuntimeConnection {
+    if (this.closed) throw new Error('the instance is closed');
+    this.shared ??= this.connect(true);
+    return this.shared;
   }
 
   private acquire(): Promise<RuntimeConnection> {
@@ -91,14 +121,18 @@ export class SocketTransport implements InstanceTransport {
   /** A connection that ended (by either side) no longer counts, and its place may be taken. */
   private forget(connection: RuntimeConnection): void {
     this.all.delete(connection);
+    if (connection === this.shared) {
+      this.shared = undefined;
+      return;
+    }
     const at = this.idle.indexOf(connection);
     if (at >= 0) this.idle.splice(at, 1);
     // close() has already turned every waiter away, so one still here may have a new connection.
     this.waiting.shift()?.resolve(this.connect());
   }
 
-  private connect(): RuntimeConnection {
-    const connection = new RuntimeConnection(this.socketPath, (gone) => this.forget(gone));
+  private connect(multiplexed = false): RuntimeConnection {
+    const connection = new RuntimeConnection(this.socketPath, (gone) => this.forget(gone), multiplexed);
     this.all.add(connection);
     return connection;
   }

@@ -1,66 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { SocketTransport } from '../../../pool/index.js';
+import { fakeRuntime, ok, success, transport } from '../../helpers/raw-runtime.js';
 
 // The container protocol's client against a raw Unix-socket server that answers
-// exactly the bytes each test gives it, well-formed or not.
-
-type Answer = (request: string, socket: Socket) => void;
-
-interface Fake {
-  readonly path: string;
-  readonly requests: string[];
-  connections: number;
-  answer: Answer;
-}
-
-const ok = (body: string, extra = ''): string =>
-  `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
-
-const success = (result: string): string => {
-  const head = '{"ok":true,"logs":"","durationMs":0.5,"result":';
-  const start = Buffer.byteLength(head);
-  return ok(`${head}${result}}`, `X-Hearth-Result: ${start}-${start + Buffer.byteLength(result)}\r\nX-Hearth-Duration-Ms: 0.5\r\n`);
-};
-
-async function fakeRuntime(t: Test): Promise<Fake> {
-  const dir = await mkdtemp(join(tmpdir(), 'hearth-st-'));
-  const fake: Fake = { path: join(dir, 'fn.sock'), requests: [], connections: 0, answer: (_request, socket) => socket.write(success('1')) };
-  const server: Server = createServer((socket) => {
-    fake.connections += 1;
-    let buffered = '';
-    socket.on('data', (chunk) => {
-      buffered += chunk.toString('utf8');
-      // Whole requests only: a head, then Content-Length bytes.
-      for (;;) {
-        const end = buffered.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const length = Number(/content-length: (\d+)/i.exec(buffered.slice(0, end))?.[1] ?? 0);
-        if (buffered.length < end + 4 + length) return;
-        const request = buffered.slice(0, end + 4 + length);
-        buffered = buffered.slice(end + 4 + length);
-        fake.requests.push(request);
-        fake.answer(request, socket);
-      }
-    });
-    socket.on('error', () => undefined);
-  });
-  await new Promise<void>((resolve) => server.listen(fake.path, resolve));
-  t.teardown(async () => {
-    await new Promise((resolve) => server.close(resolve));
-    await rm(dir, { recursive: true, force: true });
-  });
-  return fake;
-}
-
-function transport(t: Test, fake: Fake, connections = 4): SocketTransport {
-  const client = new SocketTransport(fake.path, connections);
-  t.teardown(() => client.close());
-  return client;
-}
+// exactly the bytes each test gives it, well-formed or not (test/helpers/raw-runtime.ts).
 
 t.test('a call: one request written whole, the result handed on from its byte range', async (t) => {
   const fake = await fakeRuntime(t);
