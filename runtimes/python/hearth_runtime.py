@@ -205,7 +205,7 @@ class Invoker:
                 import asyncio
 
                 result = asyncio.run(result)
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 - whatever the handler raised is its result
+        except BaseException as exc:  # noqa: BLE001 - whatever the handler raised is its result (CancelledError, SystemExit...)
             logs = self.output.end()
             message = str(exc)
             if isinstance(exc, MemoryError) and MEMORY_LIMIT_MB:
@@ -365,11 +365,18 @@ class Handler(socketserver.StreamRequestHandler):
             if not self.closed:
                 self.wfile.write(data)
 
+    def fault(self, exc, call):
+        """A 500 for a call the runtime itself failed (not the handler): the gateway reports it, the connection goes on."""
+        try:
+            self.send_body(500, to_json({"ok": False, "error": {"type": "RuntimeFault", "message": "%s: %s" % (type(exc).__name__, exc)}}), call=call)
+        except OSError:
+            pass
+
 
 class Workers:
     """The worker threads of one multiplexed connection: started as calls need
-    them (never more than the calls in flight, which the gateway bounds by the
-    module's concurrency) and reused by later calls."""
+    them (at most one more than the calls in flight, which the gateway bounds
+    by the module's concurrency) and reused by later calls."""
 
     def __init__(self, handler):
         self.handler = handler
@@ -385,9 +392,18 @@ class Workers:
                 self.count += 1
             else:
                 self.idle -= 1
-        self.queue.put(request)
         if start:
-            threading.Thread(target=self.work, daemon=True).start()
+            try:
+                threading.Thread(target=self.work, daemon=True).start()
+            except RuntimeError as exc:  # can't start new thread: a process or memory limit
+                with self.lock:
+                    self.count -= 1
+                    alone = self.count == 0
+                if alone:
+                    # No worker will ever take it: this call fails now, the others on the connection go on.
+                    self.handler.fault(exc, request[3])
+                    return
+        self.queue.put(request)
 
     def stop(self):
         with self.lock:
@@ -405,13 +421,11 @@ class Workers:
                 handler.route(*request)
             except OSError:
                 pass  # the gateway went away; the connection's thread ends the workers
-            except Exception as exc:  # noqa: BLE001 - a call must get an answer, not hang until its timeout
-                try:
-                    handler.send_body(500, to_json({"ok": False, "error": {"type": "RuntimeFault", "message": "%s: %s" % (type(exc).__name__, exc)}}), call=request[3])
-                except OSError:
-                    pass
-            with self.lock:
-                self.idle += 1
+            except BaseException as exc:  # noqa: BLE001 - a call must get an answer, not hang until its timeout
+                handler.fault(exc, request[3])
+            finally:
+                with self.lock:
+                    self.idle += 1
 
 
 class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):

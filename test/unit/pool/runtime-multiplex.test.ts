@@ -29,6 +29,34 @@ def release(event, context):
 
 def boom(event, context):
     raise ValueError("no")
+
+barrier = threading.Barrier(4)
+
+
+def meet(event, context):
+    barrier.wait(10)
+    return True
+
+
+def threads(event, context):
+    return threading.active_count()
+
+
+class Halt(BaseException):
+    pass
+
+
+def halt(event, context):
+    raise Halt("stop here")
+
+
+async def cancelled(event, context):
+    import asyncio
+
+    task = asyncio.ensure_future(asyncio.sleep(1))
+    await asyncio.sleep(0)
+    task.cancel()
+    await task
 `;
 
 async function runtime(t: Test): Promise<string> {
@@ -69,7 +97,7 @@ t.test('the health check says the runtime multiplexes', async (t) => {
   const reply = await plain.send('GET /healthz HTTP/1.1\r\nHost: hearth\r\n');
   t.equal(reply.status, 200);
   t.equal(reply.headers.get('x-hearth-multiplex'), '1');
-  t.match(json(reply.body), { ok: true, module: 'gates', runtime: '4', functions: ['boom', 'release', 'wait'] });
+  t.match(json(reply.body), { ok: true, module: 'gates', runtime: '4', functions: ['boom', 'cancelled', 'halt', 'meet', 'release', 'threads', 'wait'] });
 });
 
 t.test('calls on one connection run at once: one waits for a second that comes after it on the same connection', async (t) => {
@@ -107,4 +135,36 @@ t.test('a connection closed with a call still running leaves the runtime serving
   const second = connection(t, socket, true);
   t.match(json((await second.send(...invoke('release', { n: 2 }))).body), { ok: true, result: { n: 2 } });
   t.equal((await second.send('GET /healthz HTTP/1.1\r\nHost: hearth\r\n')).status, 200, 'a multiplexed health check');
+});
+
+t.test('a handler raising outside Exception (a cancelled task, a BaseException) still gets an answer, plain or multiplexed', async (t) => {
+  const socket = await runtime(t);
+  for (const multiplexed of [false, true]) {
+    const client = connection(t, socket, multiplexed);
+    t.match(json((await client.send(...invoke('halt', {}))).body), { ok: false, error: { type: 'Halt', message: 'stop here' } }, `multiplexed: ${multiplexed}`);
+    t.match(json((await client.send(...invoke('cancelled', {}))).body), { ok: false, error: { type: 'CancelledError' } }, `multiplexed: ${multiplexed}`);
+    t.match(json((await client.send(...invoke('release', { n: 3 }))).body), { ok: true, result: { n: 3 } }, 'the connection goes on');
+  }
+});
+
+t.test('worker threads: as many as the calls in flight, reused, and gone with their connection', async (t) => {
+  const socket = await runtime(t);
+  const plain = connection(t, socket, false);
+  const threads = async (client: RuntimeConnection): Promise<number> => json((await client.send(...invoke('threads', {}))).body).result as number;
+  const baseline = await threads(plain);
+  const client = connection(t, socket, true);
+  // Four calls that can only end together: four workers at once.
+  const met = await Promise.all(Array.from({ length: 4 }, () => client.send(...invoke('meet', {}))));
+  t.same(met.map((reply) => json(reply.body).result), [true, true, true, true]);
+  const during = await threads(client);
+  t.ok(during <= baseline + 6, `the connection's reader and at most one worker more than four (${during} threads, ${baseline} before)`);
+  for (let i = 0; i < 20; i += 1) await threads(client);
+  t.equal(await threads(client), during, 'calls one after another reuse the workers');
+  client.destroy();
+  let after = during;
+  for (let i = 0; i < 200 && after !== baseline; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    after = await threads(plain);
+  }
+  t.equal(after, baseline, 'the workers end when their connection does');
 });

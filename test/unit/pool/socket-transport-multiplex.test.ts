@@ -136,3 +136,22 @@ t.test('an older runtime (no X-Hearth-Multiplex) keeps one call per connection a
   t.ok(fake.reads.every((read) => read.requests <= 1), 'one request per write');
   t.equal(fake.connections, 3);
 });
+
+t.test('bytes after the last reply a multiplexed connection owes end it; the next call opens a new one', async (t) => {
+  const fake = await multiplexing(t, (_request, token, socket) => socket.write(`${success('1', `X-Hearth-Call: ${token}\r\n`)}GARBAGE`));
+  const client = transport(t, fake);
+  await client.ready();
+  let releasePlain: (() => void) | undefined;
+  const answer = fake.answer;
+  fake.answer = (request, socket) => {
+    if (tokenOf(request) === undefined) releasePlain = () => socket.write(success('"plain"'));
+    else answer(request, socket);
+  };
+  const plain = client.send('f', '{}');
+  t.equal((await client.send('f', '{}')).resultJson.toString(), '1', 'the reply itself was whole');
+  fake.answer = (request, socket) => socket.write(success('2', `X-Hearth-Call: ${tokenOf(request) ?? ''}\r\n`));
+  t.equal((await client.send('f', '{}')).resultJson.toString(), '2', 'the next call is not blamed for them');
+  t.equal(fake.connections, 3, 'on a new multiplexed connection');
+  (releasePlain as () => void)();
+  await plain;
+});
