@@ -11,7 +11,9 @@ const HEALTHZ = 'GET /healthz HTTP/1.1\r\nHost: hearth\r\n';
 /**
  * The container protocol (DESIGN.md section 3) on the instance's Unix socket.
  * A runtime whose health check says `X-Hearth-Multiplex: 1` (runtime 4 on)
- * gets every call on one multiplexed connection, reopened if it ends. An older
+ * gets the calls made while others are in flight on one multiplexed
+ * connection, reopened if it ends; a call alone in flight takes a plain
+ * connection (soloConnection). An older
  * runtime (an image built before) gets up to `connections` keep-alive
  * connections, one call at a time each (the pool sends at most `concurrency`
  * calls at once), opened as calls need them and reused by every later call; a
