@@ -22,6 +22,21 @@ async function multiplexing(t: Test, onCall: (request: string, token: string, so
   return fake;
 }
 
+/**
+ * From now on `fake` holds plain requests unanswered, so every call after one
+ * is multiplexed; multiplexed calls are answered as before. The returned
+ * function answers the held plain request with "plain".
+ */
+function holdPlain(fake: Fake): () => void {
+  let held: Socket | undefined;
+  const answer = fake.answer;
+  fake.answer = (request, socket) => {
+    if (tokenOf(request) === undefined) held = socket;
+    else answer(request, socket);
+  };
+  return () => (held as Socket).write(success('"plain"'));
+}
+
 const bodyN = (request: string): string => /"n":(\d+)/.exec(request)?.[1] ?? '?';
 
 t.test('concurrent calls share one connection, leave in one write, and each gets its own reply in any order', async (t) => {
@@ -39,12 +54,7 @@ t.test('concurrent calls share one connection, leave in one write, and each gets
   const client = transport(t, fake);
   t.equal(await client.ready(), true);
   // A plain call held open, so every call after it is multiplexed; one call opens the multiplexed connection.
-  let releasePlain: (() => void) | undefined;
-  const answer = fake.answer;
-  fake.answer = (request, socket) => {
-    if (tokenOf(request) === undefined) releasePlain = () => socket.write(success('"plain"'));
-    else answer(request, socket);
-  };
+  const releasePlain = holdPlain(fake);
   const plain = client.send('f', '{"n":9}');
   t.equal((await client.send('f', '{"n":0}')).resultJson.toString(), '0');
   // Count the writes the client's sockets ask for (the fake server shares this process: it would read them together anyway).
@@ -66,7 +76,7 @@ t.test('concurrent calls share one connection, leave in one write, and each gets
     ['1', '2', '3', '4', '5'],
     'every call got the reply naming its token',
   );
-  (releasePlain as () => void)();
+  releasePlain();
   t.equal((await plain).resultJson.toString(), '"plain"');
   t.equal(fake.connections, 2, 'the plain connection and one multiplexed connection');
   const tokens = fake.requests.map(tokenOf).filter((token) => token !== undefined);
@@ -75,20 +85,15 @@ t.test('concurrent calls share one connection, leave in one write, and each gets
 });
 
 t.test('a lone call takes the plain connection and carries no token; calls alongside it are multiplexed', async (t) => {
-  let release: (() => void) | undefined;
   const fake = await multiplexing(t, (_request, token, socket) => socket.write(success('"mux"', `X-Hearth-Call: ${token}\r\n`)));
   const client = transport(t, fake);
   await client.ready();
   t.equal((await client.send('f', '{}')).resultJson.toString(), '"plain"');
   // A plain call held open: the next call must not wait behind it.
-  fake.answer = (request, socket) => {
-    const token = tokenOf(request);
-    if (token !== undefined) socket.write(success('"mux"', `X-Hearth-Call: ${token}\r\n`));
-    else release = () => socket.write(success('"plain"'));
-  };
+  const release = holdPlain(fake);
   const slow = client.send('f', '{}');
   t.equal((await client.send('f', '{}')).resultJson.toString(), '"mux"', 'the second call went multiplexed, past the held one');
-  (release as () => void)();
+  release();
   t.equal((await slow).resultJson.toString(), '"plain"');
 });
 
@@ -141,17 +146,12 @@ t.test('bytes after the last reply a multiplexed connection owes end it; the nex
   const fake = await multiplexing(t, (_request, token, socket) => socket.write(`${success('1', `X-Hearth-Call: ${token}\r\n`)}GARBAGE`));
   const client = transport(t, fake);
   await client.ready();
-  let releasePlain: (() => void) | undefined;
-  const answer = fake.answer;
-  fake.answer = (request, socket) => {
-    if (tokenOf(request) === undefined) releasePlain = () => socket.write(success('"plain"'));
-    else answer(request, socket);
-  };
+  const releasePlain = holdPlain(fake);
   const plain = client.send('f', '{}');
   t.equal((await client.send('f', '{}')).resultJson.toString(), '1', 'the reply itself was whole');
   fake.answer = (request, socket) => socket.write(success('2', `X-Hearth-Call: ${tokenOf(request) ?? ''}\r\n`));
   t.equal((await client.send('f', '{}')).resultJson.toString(), '2', 'the next call is not blamed for them');
   t.equal(fake.connections, 3, 'on a new multiplexed connection');
-  (releasePlain as () => void)();
+  releasePlain();
   await plain;
 });
