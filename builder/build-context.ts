@@ -1,14 +1,17 @@
 import tar from 'tar-stream';
+import { RUNTIME_ENTRY } from '../runtimes/index.js';
 import type { ModulePackage } from './package-files.js';
 
 export interface ContextOptions {
   readonly baseImage: string;
-  readonly runtimeSource: Buffer;
+  /** The runtime's files by name, its entry point among them. */
+  readonly runtimeFiles: ReadonlyMap<string, Buffer>;
   readonly labels: Readonly<Record<string, string>>;
 }
 
 const CODE_DIR = '/opt/hearth/code';
-const RUNTIME = '/opt/hearth/hearth_runtime.py';
+const RUNTIME_DIR = '/opt/hearth';
+const RUNTIME = `${RUNTIME_DIR}/${RUNTIME_ENTRY}`;
 // Build-time import runs as nobody: the module's top-level code never runs as root.
 const CHECK_USER = '65534:65534';
 
@@ -26,7 +29,8 @@ export function buildNeedsNetwork(pkg: ModulePackage): boolean {
 export function renderDockerfile(pkg: ModulePackage, options: ContextOptions): string {
   const lines = [
     `FROM ${options.baseImage}`,
-    `COPY hearth_runtime.py ${RUNTIME}`,
+    // The runtime's files, side by side: the entry point imports the others from its own folder.
+    `COPY runtime/ ${RUNTIME_DIR}/`,
     `COPY code/ ${CODE_DIR}/`,
   ];
   if (pkg.requirements !== undefined) {
@@ -57,7 +61,7 @@ export async function buildContext(pkg: ModulePackage, options: ContextOptions):
     pack.entry({ name, mode: 0o644, mtime, uid: 0, gid: 0 }, data);
   };
   add('Dockerfile', renderDockerfile(pkg, options));
-  add('hearth_runtime.py', options.runtimeSource);
+  for (const [name, source] of options.runtimeFiles) add(`runtime/${name}`, source);
   for (const name of [...pkg.files.keys()].sort()) add(`code/${name}`, pkg.files.get(name) as Buffer);
   if (pkg.requirements !== undefined) add('requirements.txt', pkg.requirements);
   pack.finalize();

@@ -32,7 +32,7 @@ export class DockerBuild implements BuildBackend {
 
   async build(plan: BuildPlan): Promise<string[]> {
     const labels = { 'hearth.module': plan.pkg.module, 'hearth.version': plan.version };
-    const context = await buildContext(plan.pkg, { baseImage: this.baseImage, runtimeSource: this.runtime.source, labels });
+    const context = await buildContext(plan.pkg, { baseImage: this.baseImage, runtimeFiles: this.runtime.files, labels });
     const network = buildNeedsNetwork(plan.pkg);
     let output = await this.engine.buildImage(context, { tag: plan.tag, labels, network, noCache: false });
     // A build served from the layer cache does not re-run the import check, so

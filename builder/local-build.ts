@@ -1,6 +1,6 @@
 import { chmod, chown, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { PythonRuntime } from '../runtimes/index.js';
+import { RUNTIME_ENTRY, type PythonRuntime } from '../runtimes/index.js';
 import { buildNeedsNetwork, hasBundledWheels } from './build-context.js';
 import type { BuildBackend, BuildPlan } from './build-image.js';
 import { checkResult, codeFailure, requirementsFailure, tail } from './build-output.js';
@@ -65,14 +65,14 @@ export class LocalBuild implements BuildBackend {
     const { pkg } = plan;
     const code = join(dir, 'code');
     const deps = join(dir, 'deps');
-    const runtime = join(dir, 'hearth_runtime.py');
+    const runtime = join(dir, RUNTIME_ENTRY);
     for (const [name, data] of pkg.files) {
       await mkdir(dirname(join(code, name)), { recursive: true });
       await writeFile(join(code, name), data);
     }
     await mkdir(code, { recursive: true });
     await mkdir(deps);
-    await writeFile(runtime, this.runtime.source);
+    for (const [name, source] of this.runtime.files) await writeFile(join(dir, name), source);
     if (pkg.requirements !== undefined) await writeFile(join(dir, 'requirements.txt'), pkg.requirements);
     const user = this.runner.buildUser;
     if (user !== undefined) await chownTree(dir, user.uid, user.gid);

@@ -6,15 +6,19 @@ import { fileURLToPath } from 'node:url';
 
 /** The files baked into every Python function image, and a digest that changes when they do. */
 export interface PythonRuntime {
-  /** Source of hearth_runtime.py. */
-  readonly source: Buffer;
-  /** First 16 hex of its sha256: part of every image's content hash. */
+  /** The runtime's files by name, entry point first; they go side by side into one folder. */
+  readonly files: ReadonlyMap<string, Buffer>;
+  /** First 16 hex of a sha256 over their names and contents: part of every image's content hash. */
   readonly digest: string;
-  /** Where the file lives on disk (for the process driver and tests). */
+  /** Where the entry point lives on disk. */
   readonly path: string;
 }
 
-const RUNTIME_FILE = join('runtimes', 'python', 'hearth_runtime.py');
+/** The script every image and local build runs: `python3 hearth_runtime.py {compile|check|serve}`. */
+export const RUNTIME_ENTRY = 'hearth_runtime.py';
+// The modules it imports from its own folder.
+const RUNTIME_MODULES = ['_hearth_call.py', '_hearth_http.py'];
+const RUNTIME_FILE = join('runtimes', 'python', RUNTIME_ENTRY);
 const EXEC_HELPER_SOURCE = join('runtimes', 'exec', 'hearth-exec.c');
 
 /**
@@ -35,6 +39,12 @@ export function findExecHelperSource(): string {
 }
 
 export async function loadPythonRuntime(path: string = findRuntimeFile()): Promise<PythonRuntime> {
-  const source = await readFile(path);
-  return { source, path, digest: createHash('sha256').update(source).digest('hex').slice(0, 16) };
+  const files = new Map<string, Buffer>();
+  const hash = createHash('sha256');
+  for (const name of [RUNTIME_ENTRY, ...RUNTIME_MODULES]) {
+    const source = await readFile(join(dirname(path), name));
+    files.set(name, source);
+    hash.update(`${name}\0${source.length}\0`).update(source);
+  }
+  return { files, path, digest: hash.digest('hex').slice(0, 16) };
 }

@@ -10,7 +10,11 @@ const pkg = (files: Record<string, string>, requirements?: string): ModulePackag
   files: new Map(Object.entries(files).map(([k, v]) => [k, Buffer.from(v)])),
   requirements,
 });
-const options = { baseImage: 'hearth/python:3.11', runtimeSource: Buffer.from('# runtime'), labels: { 'hearth.module': 'my_module' } };
+const runtimeFiles = new Map([
+  ['hearth_runtime.py', Buffer.from('# runtime')],
+  ['_hearth_http.py', Buffer.from('# server')],
+]);
+const options = { baseImage: 'hearth/python:3.11', runtimeFiles, labels: { 'hearth.module': 'my_module' } };
 
 async function entries(context: Buffer): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -30,10 +34,12 @@ async function entries(context: Buffer): Promise<Map<string, string>> {
 
 t.test('the context holds the Dockerfile, the runtime and the code', async (t) => {
   const files = await entries(await buildContext(pkg({ 'my_module.py': 'def f(e, c): pass' }), options));
-  t.same([...files.keys()], ['Dockerfile', 'hearth_runtime.py', 'code/my_module.py']);
-  t.equal(files.get('hearth_runtime.py'), '# runtime');
+  t.same([...files.keys()], ['Dockerfile', 'runtime/hearth_runtime.py', 'runtime/_hearth_http.py', 'code/my_module.py']);
+  t.equal(files.get('runtime/hearth_runtime.py'), '# runtime');
+  t.equal(files.get('runtime/_hearth_http.py'), '# server');
   const dockerfile = files.get('Dockerfile') ?? '';
   t.match(dockerfile, /^FROM hearth\/python:3.11\n/);
+  t.match(dockerfile, /\nCOPY runtime\/ \/opt\/hearth\/\n/, 'the runtime files land side by side');
   t.match(dockerfile, /RUN python3 \/opt\/hearth\/hearth_runtime.py compile/);
   t.match(dockerfile, /USER 65534:65534\nRUN HEARTH_PHASE=build python3 \/opt\/hearth\/hearth_runtime.py check .* --module my_module/);
   t.notMatch(dockerfile, /pip install/, 'no requirements, no pip');
