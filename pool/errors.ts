@@ -52,6 +52,11 @@ export class FunctionNotFoundError extends Error {
   readonly code = 'FUNCTION_NOT_FOUND';
 }
 
+/** The runtime could not decode the call's event, valid JSON though it is (nested deeper than Python's json goes). */
+export class InvalidEventError extends Error {
+  readonly code = 'INVALID_EVENT';
+}
+
 /** The pool is closing: no new calls. */
 export class PoolClosedError extends Error {
   readonly code = 'SHUTTING_DOWN';

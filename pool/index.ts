@@ -20,6 +20,7 @@ export {
   InstanceStartError,
   EngineUnavailableError,
   FunctionNotFoundError,
+  InvalidEventError,
   PoolClosedError,
   PoolSaturatedError,
   ProtocolError,

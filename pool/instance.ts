@@ -5,6 +5,7 @@ import type { InstanceTransport } from './transport.js';
 import {
   describeExit,
   FunctionNotFoundError,
+  InvalidEventError,
   InstanceCrashedError,
   InstanceStartError,
   InvocationTimeoutError,
@@ -53,9 +54,9 @@ export class Instance {
   /**
    * Runs `fn` through the transport. Fails with InvocationTimeoutError after timeoutMs and with
    * InstanceCrashedError if the instance dies. The call races a per-call failure
-   * promise rather than passing an AbortSignal to undici: a signal per request
-   * cost a quarter of the warm throughput. An abandoned request ends when the
-   * pool kills its instance, which closes the socket under it.
+   * promise rather than being aborted by a signal: an AbortSignal per request
+   * cost a quarter of the warm throughput (measured with undici). An abandoned
+   * request ends when the pool kills its instance, which closes the socket under it.
    */
   async call(fn: string, body: string, timeoutMs: number): Promise<RuntimeReply> {
     let fail!: (err: Error) => void;
@@ -71,7 +72,8 @@ export class Instance {
       return await Promise.race([request, failed]);
     } catch (err) {
       if (err instanceof InvocationTimeoutError || err instanceof InstanceCrashedError) throw err;
-      if (err instanceof FunctionNotFoundError || err instanceof ProtocolError) throw err;
+      // The instance answered: it is alive, and the call failed for a reason of its own.
+      if (err instanceof FunctionNotFoundError || err instanceof ProtocolError || err instanceof InvalidEventError) throw err;
       const exit = await Promise.race([this.handle.exited, delay(EXIT_REPORT_GRACE_MS).then(() => undefined)]);
       if (exit !== undefined) throw InstanceCrashedError.fromExit(exit);
       throw new InstanceCrashedError(`lost the connection to the instance: ${(err as Error).message}`, {

@@ -1,4 +1,4 @@
-import { FunctionNotFoundError, ProtocolError } from './errors.js';
+import { FunctionNotFoundError, InvalidEventError, ProtocolError } from './errors.js';
 import { RuntimeConnection, type RuntimeHttpReply } from './runtime-connection.js';
 import { RuntimeReply } from './runtime-reply.js';
 import type { InstanceTransport } from './transport.js';
@@ -69,7 +69,7 @@ export class SocketTransport implements InstanceTransport {
     }
     const bytes = reply.body;
     if (reply.status === 404) throw new FunctionNotFoundError(`function ${fn} not found in the module`);
-    if (reply.status !== 200) throw new ProtocolError(`the runtime answered ${reply.status}: ${bytes.toString('utf8', 0, 200)}`);
+    if (reply.status !== 200) throw refusal(reply.status, bytes);
     return new RuntimeReply(bytes, RuntimeReply.range(reply.headers.get('x-hearth-result'), bytes.length), reply.headers.get('x-hearth-duration-ms'));
   }
 
@@ -137,5 +137,23 @@ export class SocketTransport implements InstanceTransport {
     const connection = new RuntimeConnection(this.socketPath, (gone) => this.forget(gone), multiplexed);
     this.all.add(connection);
     return connection;
+  }
+}
+
+/** The error for a runtime's answer other than 200 or 404: the event's fault when the runtime says so, else a protocol error. */
+function refusal(status: number, body: Buffer): Error {
+  if (status === 400) {
+    const error = errorOf(body);
+    if (error?.type === 'InvalidEvent') return new InvalidEventError(error.message);
+  }
+  return new ProtocolError(`the runtime answered ${status}: ${body.toString('utf8', 0, 200)}`);
+}
+
+function errorOf(body: Buffer): { type: string; message: string } | undefined {
+  try {
+    const error = (JSON.parse(body.toString('utf8')) as { error?: { type?: unknown; message?: unknown } }).error;
+    return typeof error?.type === 'string' && typeof error.message === 'string' ? { type: error.type, message: error.message } : undefined;
+  } catch {
+    return undefined;
   }
 }

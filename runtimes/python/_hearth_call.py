@@ -190,13 +190,13 @@ class Invoker:
                 extra = "X-Hearth-Result: %d-%d\r\nX-Hearth-Duration-Ms: %s\r\n" % (len(head), len(head) + len(result), reply["durationMs"])
                 return status, head + result + b"}", extra
             return status, to_json(reply), ""
-        except (TypeError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever stops the encoding (a type, a cycle, depth, a dict subclass's items()) is the value's
             # A return value json cannot encode is the handler's fault, not a crash.
             return 200, to_json({
                 "ok": False,
                 "error": {
                     "type": "ResultNotSerializable",
-                    "message": "the handler's return value is not JSON-serializable: %s" % exc,
+                    "message": "the handler's return value is not JSON-serializable: %s: %s" % (type(exc).__name__, exc),
                     "traceback": "",
                 },
                 "logs": reply.get("logs", ""),

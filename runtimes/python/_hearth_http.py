@@ -13,6 +13,7 @@ from _hearth_call import to_json
 
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 431: "Request Header Fields Too Large", 500: "Internal Server Error"}
 NOT_FOUND = b'{"ok":false,"error":{"type":"NotFound","message":"no such path"}}'
+INVALID_EVENT = b'{"ok":false,"error":{"type":"InvalidEvent","message":"the event is nested too deeply for the function\'s runtime to decode (Python\'s json stops near 1,000 levels)"}}'
 MAX_LINE = 65536
 MAX_HEADERS = 100
 # A call token is the gateway's: short, plain, echoed back verbatim in a header.
@@ -94,7 +95,12 @@ class Handler(socketserver.StreamRequestHandler):
                     self.workers = Workers(self)
                 self.workers.submit((method, target.decode("latin-1"), body, call))
                 continue
-            self.route(method, target.decode("latin-1"), body, call)
+            try:
+                self.route(method, target.decode("latin-1"), body, call)
+            except OSError:
+                return  # the gateway went away
+            except BaseException as exc:  # noqa: BLE001 - as on a worker: an answer, and the connection goes on
+                self.fault(exc, call)
             if close:
                 return
 
@@ -106,6 +112,10 @@ class Handler(socketserver.StreamRequestHandler):
                 request = json.loads(raw) if raw else {}
                 if not isinstance(request, dict):
                     raise ValueError("the request body must be a JSON object")
+            except RecursionError:
+                # Valid JSON (the gateway parsed it) nested deeper than Python's json decodes: the caller's to fix.
+                self.send_body(400, INVALID_EVENT, call=call)
+                return
             except ValueError as exc:
                 self.send_body(400, to_json({"ok": False, "error": {"type": "BadRequest", "message": str(exc)}}), call=call)
                 return

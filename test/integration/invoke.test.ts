@@ -25,6 +25,12 @@ def fails(event, context):
 def unserializable(event, context):
     return {"when": object()}
 
+def nested(event, context):
+    value = []
+    for _ in range(event["depth"]):
+        value = [value]
+    return value
+
 def nothing(event, context):
     return None
 
@@ -137,10 +143,25 @@ eachDriver(t, async (t, driver) => {
     t.equal((await d.call('fx', 'nothing')).status, 200);
   });
 
+  t.test("an event or a result nested deeper than Python's json goes is a clear error, and the instance lives on", async (t) => {
+    t.equal((await d.call('fx', 'nothing')).status, 200);
+    const before = (await d.instances('fx')).map((c) => c.id);
+    // Valid JSON, which the gateway parses, but ~1,000 levels is as deep as the runtime decodes.
+    const deep = `{"a": ${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    const event = await d.request('/function/fx/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: deep });
+    t.equal(event.status, 400);
+    t.match(await event.json(), { error: { code: 'INVALID_EVENT', message: /nested too deeply/ } });
+    const result = await d.call('fx', 'nested', { depth: 5000 });
+    t.equal(result.status, 500);
+    t.match(await result.json(), { error: { code: 'HANDLER_ERROR', type: 'ResultNotSerializable', message: /not JSON-serializable: RecursionError/ } });
+    t.same(await (await d.call('fx', 'nested', { depth: 2 })).json(), [[[]]]);
+    t.same((await d.instances('fx')).map((c) => c.id), before, 'the same instance served every call');
+  });
+
   t.test('unknown functions and modules are 404s; bad names 400', async (t) => {
     const missing = await d.call('fx', 'nope');
     t.equal(missing.status, 404);
-    t.match(await missing.json(), { error: { code: 'FUNCTION_NOT_FOUND', functions: ['chatty', 'coro', 'die', 'echo', 'fails', 'hog', 'nothing', 'signalled', 'sleepy', 'unserializable'] } });
+    t.match(await missing.json(), { error: { code: 'FUNCTION_NOT_FOUND', functions: ['chatty', 'coro', 'die', 'echo', 'fails', 'hog', 'nested', 'nothing', 'signalled', 'sleepy', 'unserializable'] } });
     t.equal((await d.call('fx', '_private')).status, 404, 'private functions are not exported');
     t.equal((await d.call('fx', 'os')).status, 404, 'imported modules are not functions');
     t.equal((await d.call('nomodule', 'f')).status, 404);

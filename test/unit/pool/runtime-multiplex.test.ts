@@ -50,6 +50,22 @@ def halt(event, context):
     raise Halt("stop here")
 
 
+def nested(event, context):
+    value = []
+    for _ in range(event["depth"]):
+        value = [value]
+    return value
+
+
+class Weird(dict):
+    def items(self):
+        raise KeyError("no items")
+
+
+def weird(event, context):
+    return Weird(a=1)
+
+
 async def cancelled(event, context):
     import asyncio
 
@@ -97,7 +113,7 @@ t.test('the health check says the runtime multiplexes', async (t) => {
   const reply = await plain.send('GET /healthz HTTP/1.1\r\nHost: hearth\r\n');
   t.equal(reply.status, 200);
   t.equal(reply.headers.get('x-hearth-multiplex'), '1');
-  t.match(json(reply.body), { ok: true, module: 'gates', runtime: '4', functions: ['boom', 'cancelled', 'halt', 'meet', 'release', 'threads', 'wait'] });
+  t.match(json(reply.body), { ok: true, module: 'gates', runtime: '4', functions: ['boom', 'cancelled', 'halt', 'meet', 'nested', 'release', 'threads', 'wait', 'weird'] });
 });
 
 t.test('calls on one connection run at once: one waits for a second that comes after it on the same connection', async (t) => {
@@ -144,6 +160,24 @@ t.test('a handler raising outside Exception (a cancelled task, a BaseException) 
     t.match(json((await client.send(...invoke('halt', {}))).body), { ok: false, error: { type: 'Halt', message: 'stop here' } }, `multiplexed: ${multiplexed}`);
     t.match(json((await client.send(...invoke('cancelled', {}))).body), { ok: false, error: { type: 'CancelledError' } }, `multiplexed: ${multiplexed}`);
     t.match(json((await client.send(...invoke('release', { n: 3 }))).body), { ok: true, result: { n: 3 } }, 'the connection goes on');
+  }
+});
+
+t.test('an event or a result json cannot handle gets the same clear answer, plain or multiplexed, and the connection goes on', async (t) => {
+  const socket = await runtime(t);
+  // Valid JSON nested deeper than Python's json decodes (~1,000 levels).
+  const deep = `{"event":{"a":${'['.repeat(5000)}${']'.repeat(5000)}},"context":{}}`;
+  for (const multiplexed of [false, true]) {
+    const client = connection(t, socket, multiplexed);
+    const refused = await client.send(`POST /invoke/release HTTP/1.1\r\nHost: hearth\r\nContent-Length: ${deep.length}\r\n`, deep);
+    t.equal(refused.status, 400, `multiplexed: ${multiplexed}`);
+    t.match(json(refused.body), { ok: false, error: { type: 'InvalidEvent', message: /nested too deeply/ } });
+    const tooDeep = json((await client.send(...invoke('nested', { depth: 5000 }))).body);
+    t.match(tooDeep, { ok: false, error: { type: 'ResultNotSerializable', message: /not JSON-serializable: RecursionError/ } });
+    const broken = json((await client.send(...invoke('weird', {}))).body);
+    t.match(broken, { ok: false, error: { type: 'ResultNotSerializable', message: /KeyError: 'no items'/ } }, "a dict subclass whose items() raises");
+    t.match(json((await client.send(...invoke('release', { n: 4 }))).body), { ok: true, result: { n: 4 } }, 'the connection goes on');
+    t.equal(client.usable, true);
   }
 });
 

@@ -67,13 +67,21 @@ t.test('a reply in many small pieces, and a large one, arrive whole', async (t) 
   t.equal((await client.send('f', '{}')).resultJson.length, big.length, '4 MiB');
 });
 
-t.test('404 names the missing function; another status is a protocol error', async (t) => {
+t.test('404 names the missing function; 400 InvalidEvent is the event\'s fault; another answer is a protocol error', async (t) => {
   const fake = await fakeRuntime(t);
   const client = transport(t, fake);
-  fake.answer = (_request, socket) => socket.write(`HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}`);
+  const answer = (status: string, body: string) => (_request: string, socket: Socket) =>
+    socket.write(`HTTP/1.1 ${status}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  fake.answer = answer('404 Not Found', '{}');
   await t.rejects(client.send('nope', '{}'), { code: 'FUNCTION_NOT_FOUND' });
-  fake.answer = (_request, socket) => socket.write(`HTTP/1.1 400 Bad Request\r\nContent-Length: 13\r\n\r\n{"bad":"req"}`);
+  fake.answer = answer('400 Bad Request', '{"ok":false,"error":{"type":"InvalidEvent","message":"nested too deeply"}}');
+  await t.rejects(client.send('f', '{}'), { code: 'INVALID_EVENT', message: 'nested too deeply' });
+  fake.answer = answer('400 Bad Request', '{"bad":"req"}');
   await t.rejects(client.send('f', '{}'), { code: 'INSTANCE_PROTOCOL_ERROR', message: /answered 400: \{"bad":"req"\}/ });
+  fake.answer = answer('400 Bad Request', '{"ok":false,"error":{"type":"BadRequest","message":"malformed request line"}}');
+  await t.rejects(client.send('f', '{}'), { code: 'INSTANCE_PROTOCOL_ERROR' }, 'a refusal of the request itself is ours, not the caller\'s');
+  fake.answer = answer('500 Internal Server Error', '{"ok":false,"error":{"type":"InvalidEvent","message":"x"}}');
+  await t.rejects(client.send('f', '{}'), { code: 'INSTANCE_PROTOCOL_ERROR' }, 'only a 400 says the event is at fault');
 });
 
 t.test('a name that is not an identifier never reaches the request line', async (t) => {
