@@ -1,6 +1,6 @@
 import { FunctionNotFoundError, InvalidEventError, ProtocolError } from './errors.js';
 import { RuntimeConnection, type RuntimeHttpReply } from './runtime-connection.js';
-import { RuntimeReply } from './runtime-reply.js';
+import { RuntimeReply, type RuntimeError } from './runtime-reply.js';
 import type { InstanceTransport } from './transport.js';
 
 const HEALTH_TIMEOUT_MS = 1000;
@@ -13,11 +13,11 @@ const HEALTHZ = 'GET /healthz HTTP/1.1\r\nHost: hearth\r\n';
  * A runtime whose health check says `X-Hearth-Multiplex: 1` (runtime 4 on)
  * gets the calls made while others are in flight on one multiplexed
  * connection, reopened if it ends; a call alone in flight takes a plain
- * connection (soloConnection). An older
- * runtime (an image built before) gets up to `connections` keep-alive
- * connections, one call at a time each (the pool sends at most `concurrency`
- * calls at once), opened as calls need them and reused by every later call; a
- * request that finds them all busy waits for the next free one.
+ * connection (soloConnection). An older runtime (an image built before)
+ * gets up to `connections` keep-alive connections, one call at a time each
+ * (the pool sends at most `concurrency` calls at once), opened as calls need
+ * them and reused by every later call; a request that finds them all busy
+ * waits for the next free one.
  */
 export class SocketTransport implements InstanceTransport {
   private readonly idle: RuntimeConnection[] = [];
@@ -143,17 +143,14 @@ export class SocketTransport implements InstanceTransport {
 /** The error for a runtime's answer other than 200 or 404: the event's fault when the runtime says so, else a protocol error. */
 function refusal(status: number, body: Buffer): Error {
   if (status === 400) {
-    const error = errorOf(body);
+    // The runtime's error body has the shape of a call's reply: RuntimeReply reads it.
+    let error: RuntimeError | undefined;
+    try {
+      error = new RuntimeReply(body, undefined).error;
+    } catch {
+      error = undefined; // not JSON: not the runtime's refusal of an event
+    }
     if (error?.type === 'InvalidEvent') return new InvalidEventError(error.message);
   }
   return new ProtocolError(`the runtime answered ${status}: ${body.toString('utf8', 0, 200)}`);
-}
-
-function errorOf(body: Buffer): { type: string; message: string } | undefined {
-  try {
-    const error = (JSON.parse(body.toString('utf8')) as { error?: { type?: unknown; message?: unknown } }).error;
-    return typeof error?.type === 'string' && typeof error.message === 'string' ? { type: error.type, message: error.message } : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -78,6 +78,8 @@ t.test('404 names the missing function; 400 InvalidEvent is the event\'s fault; 
   await t.rejects(client.send('f', '{}'), { code: 'INVALID_EVENT', message: 'nested too deeply' });
   fake.answer = answer('400 Bad Request', '{"bad":"req"}');
   await t.rejects(client.send('f', '{}'), { code: 'INSTANCE_PROTOCOL_ERROR', message: /answered 400: \{"bad":"req"\}/ });
+  fake.answer = answer('400 Bad Request', 'not json');
+  await t.rejects(client.send('f', '{}'), { code: 'INSTANCE_PROTOCOL_ERROR', message: /answered 400: not json/ });
   fake.answer = answer('400 Bad Request', '{"ok":false,"error":{"type":"BadRequest","message":"malformed request line"}}');
   await t.rejects(client.send('f', '{}'), { code: 'INSTANCE_PROTOCOL_ERROR' }, 'a refusal of the request itself is ours, not the caller\'s');
   fake.answer = answer('500 Internal Server Error', '{"ok":false,"error":{"type":"InvalidEvent","message":"x"}}');
