@@ -6,6 +6,7 @@ import pino from 'pino';
 import { Pool } from 'undici';
 import { DockerDriver, Instance, SocketTransport, type InstanceSpec } from '../pool/index.js';
 import { startDaemonProcess, type DaemonProcess } from './daemon-process.js';
+import { httpLoad, type LoadTarget } from './http-load.js';
 import { writeResult } from './results.js';
 import { percentiles, round } from './stats.js';
 
@@ -20,10 +21,12 @@ import { percentiles, round } from './stats.js';
  */
 const DURATION_S = 3;
 // Gateway and direct runs alternate, this many of each: the direct baseline alone
-// moves between ~15k and ~31k req/s from one run to the next on this machine
-// (the container's 1-CPU quota throttles it in some runs and not in others).
+// moves between ~16k and ~45k req/s from one run to the next on this machine (its
+// threads hand Python's GIL across both cores in some runs, stay on one in others;
+// docs/benchmarks.md).
 const ROUNDS = 3;
 const SEQUENTIAL_CALLS = 2000;
+const CONNECTIONS = 10;
 
 const NOOP = 'def noop(event, context):\n    return {"ok": True}\n';
 const SLEEP = 'import time\n\ndef nap(event, context):\n    time.sleep(0.25)\n    return {"ok": True}\n';
@@ -63,22 +66,45 @@ async function startDirect(driver: DockerDriver, spec: InstanceSpec, connections
   return instance;
 }
 
-async function load(opts: autocannon.Options): Promise<{ rps: number; errors: number }> {
-  const result = await autocannon({ ...opts, duration: DURATION_S });
-  return { rps: round(result.requests.average, 0), errors: result.errors + result.non2xx };
+interface LoadFigures {
+  readonly rps: number;
+  readonly errors: number;
+  readonly cpuUsPerRequest: number;
 }
 
+/** One load run of the given length, by one generator against one side. */
+type Run = (durationMs: number) => Promise<LoadFigures>;
+
+const viaHttpLoad =
+  (target: LoadTarget, path: string, body: string): Run =>
+  (durationMs) =>
+    httpLoad({ target, path, body, connections: CONNECTIONS, durationMs });
+
+const viaAutocannon =
+  (options: autocannon.Options): Run =>
+  async (durationMs) => {
+    const cpu = process.cpuUsage();
+    const result = await autocannon({ ...options, connections: CONNECTIONS, duration: durationMs / 1000 });
+    const used = process.cpuUsage(cpu);
+    return {
+      rps: round(result.requests.average, 0),
+      errors: result.errors + result.non2xx,
+      cpuUsPerRequest: round((used.user + used.system) / Math.max(1, result.requests.total), 1),
+    };
+  };
+
 /** Runs `a` and `b` in turns, ROUNDS times each, after a warm-up of each; the median of each side and every round's figures. */
-async function alternate(a: autocannon.Options, b: autocannon.Options) {
-  await autocannon({ ...a, duration: 1 });
-  await autocannon({ ...b, duration: 1 });
-  const rounds: { a: { rps: number; errors: number }; b: { rps: number; errors: number } }[] = [];
-  for (let i = 0; i < ROUNDS; i += 1) rounds.push({ a: await load(a), b: await load(b) });
+async function alternate(a: Run, b: Run) {
+  await a(1000);
+  await b(1000);
+  const rounds: { a: LoadFigures; b: LoadFigures }[] = [];
+  for (let i = 0; i < ROUNDS; i += 1) rounds.push({ a: await a(DURATION_S * 1000), b: await b(DURATION_S * 1000) });
   const median = (values: number[]): number => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)] as number;
-  const side = (pick: (round: (typeof rounds)[number]) => { rps: number; errors: number }) => ({
+  const side = (pick: (round: (typeof rounds)[number]) => LoadFigures) => ({
     rps: median(rounds.map((round) => pick(round).rps)),
     errors: rounds.reduce((sum, round) => sum + pick(round).errors, 0),
     rounds: rounds.map((round) => pick(round).rps),
+    cpuUsPerRequest: median(rounds.map((round) => pick(round).cpuUsPerRequest)),
   });
   return { a: side((round) => round.a), b: side((round) => round.b) };
 }
@@ -101,9 +127,16 @@ async function warm(daemon: DaemonProcess, driver: DockerDriver) {
   const directBody = JSON.stringify({ event: { n: 1 }, context: {} });
   const headers = { 'content-type': 'application/json' };
   try {
+    const gatewayUrl = new URL(daemon.url);
+    const socketPath = direct.handle.socketPath;
     const { a: viaGateway, b: straight } = await alternate(
-      { url: `${daemon.url}/function/bench_warm/noop`, method: 'POST', body, headers, connections: 10 },
-      { url: 'http://localhost/invoke/noop', socketPath: direct.handle.socketPath, method: 'POST', body: directBody, headers, connections: 10 },
+      viaHttpLoad({ host: gatewayUrl.hostname, port: Number(gatewayUrl.port) }, '/function/bench_warm/noop', body),
+      viaHttpLoad({ socketPath }, '/invoke/noop', directBody),
+    );
+    // The same measure with autocannon, whose own CPU per request is about twice as much: shown beside, not the target figure.
+    const { a: cannonGateway, b: cannonDirect } = await alternate(
+      viaAutocannon({ url: `${daemon.url}/function/bench_warm/noop`, method: 'POST', body, headers }),
+      viaAutocannon({ url: 'http://localhost/invoke/noop', socketPath, method: 'POST', body: directBody, headers }),
     );
     const client = new Pool(daemon.url, { connections: 1 });
     const gatewayLatency = percentiles(
@@ -115,13 +148,22 @@ async function warm(daemon: DaemonProcess, driver: DockerDriver) {
     await client.close();
     const directLatency = percentiles(await sequential(async () => void (await direct.call('noop', directBody, 5000))));
     const ratio = round(viaGateway.rps / straight.rps, 2);
+    const cannonRatio = round(cannonGateway.rps / cannonDirect.rps, 2);
     const added = { p50: round(gatewayLatency.p50 - directLatency.p50), p99: round(gatewayLatency.p99 - directLatency.p99) };
     print(
-      `warm throughput, 10 connections, concurrency 10, median of ${ROUNDS} alternating ${DURATION_S} s runs: gateway ${viaGateway.rps} req/s, direct ${straight.rps} req/s, ratio ${ratio} (target >= 0.6); ` +
-        `rounds gateway ${viaGateway.rounds.join(' / ')}, direct ${straight.rounds.join(' / ')}`,
+      `warm throughput, ${CONNECTIONS} connections, concurrency 10, median of ${ROUNDS} alternating ${DURATION_S} s runs (bench/http-load.ts, ${viaGateway.cpuUsPerRequest} / ${straight.cpuUsPerRequest} us of its own CPU per request): ` +
+        `gateway ${viaGateway.rps} req/s, direct ${straight.rps} req/s, ratio ${ratio} (target >= 0.6); rounds gateway ${viaGateway.rounds.join(' / ')}, direct ${straight.rounds.join(' / ')}; errors ${viaGateway.errors + straight.errors}`,
+    );
+    print(
+      `  the same with autocannon (${cannonGateway.cpuUsPerRequest} / ${cannonDirect.cpuUsPerRequest} us of its own CPU per request): gateway ${cannonGateway.rps} req/s, direct ${cannonDirect.rps} req/s, ratio ${cannonRatio}; ` +
+        `rounds gateway ${cannonGateway.rounds.join(' / ')}, direct ${cannonDirect.rounds.join(' / ')}; errors ${cannonGateway.errors + cannonDirect.errors}`,
     );
     print(`latency at 1 connection: gateway p50 ${gatewayLatency.p50} ms p99 ${gatewayLatency.p99} ms; direct p50 ${directLatency.p50} ms p99 ${directLatency.p99} ms; added p50 ${added.p50} ms (target <= 0.5)`);
-    return { throughput: { gateway: viaGateway, direct: straight, ratio }, latency: { gateway: gatewayLatency, direct: directLatency, added } };
+    return {
+      throughput: { generator: 'bench/http-load.ts', gateway: viaGateway, direct: straight, ratio },
+      throughputAutocannon: { gateway: cannonGateway, direct: cannonDirect, ratio: cannonRatio },
+      latency: { gateway: gatewayLatency, direct: directLatency, added },
+    };
   } finally {
     await driver.stop(direct.handle, 1000);
     await direct.close();
