@@ -36,9 +36,8 @@ def describe_error(exc, code_dir):
         message = "%s: %s" % (type(exc).__name__, exc.msg)
     else:
         # The innermost frame inside the module's own code is what the user can fix.
-        for frame in traceback.extract_tb(exc.__traceback__):
-            if os.path.abspath(frame.filename).startswith(os.path.abspath(code_dir) + os.sep):
-                file, line = relative(frame.filename, code_dir), frame.lineno
+        for frame in user_frames(exc, code_dir):
+            file, line = relative(frame.filename, code_dir), frame.lineno
         message = "%s: %s" % (type(exc).__name__, exc)
     return {
         "type": type(exc).__name__,
@@ -49,10 +48,15 @@ def describe_error(exc, code_dir):
     }
 
 
+def user_frames(exc, code_dir):
+    """The traceback's frames in the module's own code, outermost first (not hearth's, not importlib's)."""
+    root = os.path.abspath(code_dir) + os.sep
+    return [f for f in traceback.extract_tb(exc.__traceback__) if os.path.abspath(f.filename).startswith(root)]
+
+
 def user_traceback(exc, code_dir):
     """The traceback without hearth's and importlib's frames: only what the user wrote."""
-    root = os.path.abspath(code_dir) + os.sep
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.abspath(f.filename).startswith(root)]
+    frames = user_frames(exc, code_dir)
     head = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames)) if frames else ""
     return head + "".join(traceback.format_exception_only(type(exc), exc))
 

@@ -1,11 +1,18 @@
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer as createHttpServer } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { httpLoad } from '../../../bench/http-load.js';
+
+/** Listens on a free loopback port; the target to load it. */
+async function loopback(server: Server | HttpServer): Promise<{ host: string; port: number }> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { host: '127.0.0.1', port: (server.address() as AddressInfo).port };
+}
 
 /** An HTTP server answering every 7th request 500, with a body large enough to arrive in several chunks. */
 function answering() {
@@ -31,9 +38,7 @@ for (const over of ['tcp', 'unix'] as const) {
     t.teardown(() => server.close());
     let target: Parameters<typeof httpLoad>[0]['target'];
     if (over === 'tcp') {
-      server.listen(0, '127.0.0.1');
-      await once(server, 'listening');
-      target = { host: '127.0.0.1', port: (server.address() as AddressInfo).port };
+      target = await loopback(server);
     } else {
       const dir = await mkdtemp(join(tmpdir(), 'hearth-load-'));
       t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -59,9 +64,7 @@ for (const over of ['tcp', 'unix'] as const) {
 t.test('a status line without a reason phrase is a 200 too', async (t) => {
   const server = createNetServer((socket) => socket.on('data', () => socket.write('HTTP/1.1 200\r\nContent-Length: 2\r\n\r\n{}')));
   t.teardown(() => server.close());
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const result = await httpLoad({ target: { host: '127.0.0.1', port: (server.address() as AddressInfo).port }, path: '/', body: '{}', connections: 1, durationMs: 200 });
+  const result = await httpLoad({ target: await loopback(server), path: '/', body: '{}', connections: 1, durationMs: 200 });
   t.ok(result.requests > 0);
   t.equal(result.errors, 0);
 });
@@ -83,10 +86,9 @@ t.test('an answer without Content-Length, bytes past an answer, a dropped connec
     for (const socket of sockets) socket.destroy();
     server.close();
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const target = await loopback(server);
   const started = Date.now();
-  const result = await httpLoad({ target: { host: '127.0.0.1', port: (server.address() as AddressInfo).port }, path: '/', body: '{}', connections: 4, durationMs: 100, hangMs: 300 });
+  const result = await httpLoad({ target, path: '/', body: '{}', connections: 4, durationMs: 100, hangMs: 300 });
   t.equal(result.requests, 0);
   t.equal(result.errors, 4, 'one per connection');
   t.ok(Date.now() - started < 3000, 'the hung connection is given up after its grace');
